@@ -85,11 +85,11 @@ a{display:inline-block;color:var(--a);font-weight:600;margin-right:16px}`;
     const local = new Date(b.expires_at);
     [
       text(b.message),
-      [b.directory_name, b.org_name, b.label].filter(Boolean).join(" \u00b7 "),
+      text(b.label),
       [
         severity !== "expired" && typeof b.days_left === "number" && b.days_left + (b.days_left === 1 ? " day left" : " days left"),
         b.expires_at && (severity === "expired" ? "Expired " : "Expires ") +
-          text(b.expires_at).replace("T", " ").replace(/(:00)?Z$/, " UTC") +
+          text(b.expires_at).replace("T", " ").replace("Z", " UTC") +
           (isNaN(local) ? "" : " (" + local.toLocaleString() + " your time)"),
       ].filter(Boolean).join(" \u00b7 "),
     ].forEach((line) => line && box.append(el(doc, "p", "", line)));
