@@ -1,0 +1,121 @@
+"""HTTP API v1 (DESIGN §4): keys and banners."""
+from __future__ import annotations
+
+import functools
+import json
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+
+from .errors import ApiError
+from . import tokens
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def scimwatch():
+    """Return this app's scimwatch resources (store, registry, settings, clock)."""
+    return current_app.extensions["scimwatch"]
+
+
+def require(scope: str, *, public_setting: str | None = None):
+    """Decorate a view so it needs a bearer token with `scope` (or none when the setting allows)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            context = scimwatch()
+            if public_setting and context.settings[public_setting]:
+                return view(*args, **kwargs)
+            scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+            challenge = {"WWW-Authenticate": 'Bearer realm="scimwatch"'}
+            if scheme.lower() != "bearer" or not presented.strip():
+                raise ApiError(401, "send the token as Authorization: Bearer <token>", headers=challenge)
+            granted = context.scope_of(presented.strip())
+            if granted is None:
+                raise ApiError(401, "the bearer token is not valid", headers=challenge)
+            if not tokens.allows(granted, scope):
+                raise ApiError(403, f"this token has the {granted} scope; this needs {scope}")
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def json_body(*, optional: bool = False):
+    """Return the request's JSON body, refusing what is not a JSON object with the right error."""
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    if optional and not raw.strip():
+        return None
+    if request.mimetype != "application/json":
+        raise ApiError(415, "send the body as JSON with Content-Type: application/json")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "the body is not valid UTF-8", code="bad_json") from None
+    except ValueError as error:
+        raise ApiError(400, f"the body is not valid JSON: {error}", code="bad_json") from None
+
+
+def _text_arg(name: str) -> str | None:
+    value = request.args.get(name)
+    if value is not None and (len(value) > 200 or not value.isprintable()):
+        raise ApiError(400, f"query parameter {name} is not a valid id", code="invalid", fields={name: "not a valid id"})
+    return value or None
+
+
+@api.get("/keys")
+@require("admin")
+def list_keys():
+    """List key records, soonest expiry first."""
+    return jsonify(keys=scimwatch().registry.list(_text_arg("org_id")))
+
+
+@api.post("/keys")
+@require("admin")
+def create_key():
+    """Create a key record."""
+    context = scimwatch()
+    record = context.registry.add(json_body(), context.now())
+    return jsonify(record), 201, {"Location": url_for("api.read_key", key_id=record["id"])}
+
+
+@api.get("/keys/<key_id>")
+@require("admin")
+def read_key(key_id):
+    """Return one key record."""
+    return jsonify(scimwatch().registry.get(key_id))
+
+
+@api.patch("/keys/<key_id>")
+@require("admin")
+def update_key(key_id):
+    """Change some fields of a key record."""
+    context = scimwatch()
+    body = json_body()
+    return jsonify(context.registry.update(key_id, body, context.now()))
+
+
+@api.delete("/keys/<key_id>")
+@require("admin")
+def delete_key(key_id):
+    """Delete a key record."""
+    scimwatch().registry.remove(key_id)
+    return "", 204
+
+
+@api.post("/keys/<key_id>/rotate")
+@require("admin")
+def rotate_key(key_id):
+    """Record that a key was regenerated: new expiry, history kept, reminders re-armed."""
+    context = scimwatch()
+    body = json_body(optional=True)
+    return jsonify(context.registry.rotate(key_id, body, context.now()))
+
+
+@api.get("/banners")
+@require("read", public_setting="PUBLIC_BANNERS")
+def banners():
+    """Return the banner payload, optionally for one org and directory."""
+    context = scimwatch()
+    return jsonify(context.registry.banners(context.now(), _text_arg("org_id"), _text_arg("directory_id")))

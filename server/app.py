@@ -1,0 +1,90 @@
+"""The Flask application factory and the resources one app holds."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Callable, Mapping
+
+from flask import Flask
+
+from . import cors, errors, settings as settings_module, tokens
+from .api import api
+from .public import public
+from .registry import Registry
+from .storage import Store
+from .times import format_time, utcnow
+
+MAX_BODY = 64 * 1024
+
+
+class Scimwatch:
+    """What one running app holds: settings, the data folder, the key registry and the clock."""
+
+    def __init__(self, config: dict, store: Store, clock: Callable[[], datetime] = utcnow):
+        self.settings = config
+        self.store = store
+        self.registry = Registry(store)
+        self.tokens = store.collection("tokens")
+        self.now = clock
+        self.started_at = clock()
+        admin_token = config["ADMIN_TOKEN"]
+        self._admin_hashes = (tokens.token_hash(admin_token),) if admin_token else ()
+        # Other concerns (the reminder loop) report their state here for /healthz.
+        self.health_reporters: list[Callable[[], dict]] = []
+
+    def scope_of(self, presented: str) -> str | None:
+        """Return the scope of a bearer token, or None when it is not valid."""
+        return tokens.scope_of(presented, self.tokens.all(), self._admin_hashes)
+
+    def issue_token(self, scope: str, label: str = "") -> str:
+        """Create a token, store its hash and return the token itself (shown once)."""
+        token = tokens.new_token()
+        self.tokens.insert(tokens.token_record(token, scope, label, self.now()))
+        return token
+
+    def ensure_admin_token(self) -> str | None:
+        """On a first start without SCIMWATCH_ADMIN_TOKEN, make an admin token and return it once."""
+        if self._admin_hashes or any(record["scope"] == "admin" for record in self.tokens.all()):
+            return None
+        return self.issue_token("admin", "generated on first start")
+
+    def health(self) -> dict:
+        """Return the /healthz document."""
+        report = {"status": "ok", "service": "scimwatch", "time": format_time(self.now()),
+                  "started_at": format_time(self.started_at),
+                  "db": {"status": "ok", "keys": len(self.registry.keys)}}
+        for reporter in self.health_reporters:
+            report.update(reporter())
+        return report
+
+    def close(self) -> None:
+        """Release the data folder."""
+        self.store.close()
+
+
+def create_app(test_config: Mapping | None = None, store: Store | None = None) -> Flask:
+    """Build the app; settings come from the environment, or from `test_config` (names without prefix).
+
+    `test_config` may also carry `CLOCK`, a callable returning the current UTC time. `store` is an
+    already open data folder (the CLI opens it itself to choose read-only or locked).
+    """
+    if test_config is None:
+        environ, clock = os.environ, utcnow
+    else:
+        test_config = dict(test_config)
+        clock = test_config.pop("CLOCK", utcnow)
+        environ = {settings_module.PREFIX + name: str(value) for name, value in test_config.items()}
+    config = settings_module.load(environ)
+    if store is None:
+        store = Store(config["DATA_DIR"])
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["scimwatch"] = Scimwatch(config, store, clock)
+    errors.register(app)
+    cors.register(app, config["BANNER_ORIGINS"])
+    app.register_blueprint(api)
+    app.register_blueprint(public)
+    return app

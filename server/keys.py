@@ -1,0 +1,195 @@
+"""Key records: validating input, making, updating and rotating records. Pure, no I/O."""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+from .expiry import DEFAULT_THRESHOLDS
+from .runbook import IDENTITY_PROVIDERS, KINDS
+from .times import DAY, format_time, parse_time
+
+SECRET_FIELDS = frozenset({"api_key", "apikey", "key", "secret", "token", "value", "password",
+                           "api_token", "bearer_token", "scim_token", "key_value"})
+EDITABLE_FIELDS = ("org_id", "org_name", "directory_id", "directory_name", "identity_provider",
+                   "kind", "label", "expires_at", "notify", "thresholds", "notes")
+SERVER_FIELDS = frozenset({"id", "created_at", "updated_at", "rotated_at", "history"})
+SHORT_TEXT_LIMIT = 200
+NOTES_LIMIT = 2000
+NOTIFY_LIMIT = 50
+ROTATION_PERIOD = 365 * DAY
+
+NEVER_STORED = "scimwatch never stores key values: record only the expiry date and where the key is used"
+# URL-safe ids: they are placed into admin.atlassian.com links.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]+\Z")
+# Pragmatic address check: one @, no spaces or control characters, a dotted domain.
+EMAIL_PATTERN = re.compile(r"[^@\s\x00-\x1f\x7f<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class ValidationError(ValueError):
+    """Input that breaks the key rules; `fields` maps each bad field to what is wrong."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {text}" for name, text in fields.items()))
+        self.fields = fields
+
+
+def _short_text(value, limit=SHORT_TEXT_LIMIT, newlines=False):
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters (got {len(value)})")
+    if (_CONTROL_EXCEPT_NEWLINES if newlines else _CONTROL).search(value):
+        raise ValueError("must not contain control characters" + ("" if newlines else " or line breaks"))
+    return value.strip() if not newlines else value
+
+
+def _identifier(value):
+    value = _short_text(value)
+    if not _ID_PATTERN.match(value):
+        raise ValueError("must be non-empty and use only letters, digits and . _ ~ -")
+    return value
+
+
+def _choice(options):
+    def check(value):
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+    return check
+
+
+def _expires_at(value):
+    return format_time(parse_time(value))
+
+
+def _notify(value):
+    if not isinstance(value, list):
+        raise ValueError("must be a list of email addresses")
+    if len(value) > NOTIFY_LIMIT:
+        raise ValueError(f"must hold at most {NOTIFY_LIMIT} addresses (got {len(value)})")
+    seen, addresses = set(), []
+    for address in value:
+        if not isinstance(address, str) or len(address) > 254 or not EMAIL_PATTERN.match(address.strip()):
+            raise ValueError(f"{str(address)[:80]!r} is not a valid email address")
+        if address.strip().lower() not in seen:
+            seen.add(address.strip().lower())
+            addresses.append(address.strip())
+    return addresses
+
+
+def _thresholds(value):
+    if not isinstance(value, list) or not value or len(value) > 10:
+        raise ValueError("must be a list of 1 to 10 whole numbers of days, e.g. [30, 14, 7, 3, 1]")
+    if any(isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365 for days in value):
+        raise ValueError("each threshold must be a whole number of days from 1 to 365")
+    return sorted(set(value), reverse=True)
+
+
+_RULES = {
+    "org_id": _identifier,
+    "directory_id": _identifier,
+    "org_name": _short_text,
+    "directory_name": _short_text,
+    "label": _short_text,
+    "notes": lambda v: _short_text(v, NOTES_LIMIT, newlines=True),
+    "identity_provider": _choice(tuple(IDENTITY_PROVIDERS)),
+    "kind": _choice(KINDS),
+    "expires_at": _expires_at,
+    "notify": _notify,
+    "thresholds": _thresholds,
+}
+_REQUIRED = ("org_id", "expires_at")
+_OPTIONAL_DEFAULTS = {"org_name": "", "directory_id": "", "directory_name": "", "label": "", "notes": "",
+                      "identity_provider": "other", "kind": "scim", "notify": []}
+
+
+def check_fields(data, *, partial: bool) -> dict:
+    """Validate client input for a key; return the cleaned fields or raise ValidationError."""
+    if not isinstance(data, dict):
+        raise ValidationError({"body": "must be a JSON object with the key's fields"})
+    problems, cleaned = {}, {}
+    for name, value in data.items():
+        if not isinstance(name, str):
+            continue
+        if name.lower() in SECRET_FIELDS:
+            problems[name] = NEVER_STORED
+        elif name in SERVER_FIELDS:
+            problems[name] = "is set by the server and cannot be written"
+        elif name not in _RULES:
+            problems[name] = f"unknown field; known fields are {', '.join(EDITABLE_FIELDS)}"
+        elif value is None and name in _REQUIRED:
+            problems[name] = "is required"
+        elif value is None:
+            cleaned[name] = None
+        else:
+            try:
+                cleaned[name] = _RULES[name](value)
+            except ValueError as error:
+                problems[name] = str(error)
+    if not partial:
+        for name in _REQUIRED:
+            if name not in data:
+                problems[name] = "is required"
+    if problems:
+        raise ValidationError(problems)
+    return cleaned
+
+
+def new_key(fields: dict, now: datetime) -> dict:
+    """Return a new key record from validated fields."""
+    stamp = format_time(now)
+    record = {"id": str(uuid.uuid4()), **_OPTIONAL_DEFAULTS}
+    record.update({name: value for name, value in fields.items() if value is not None})
+    record.update(created_at=stamp, updated_at=stamp, rotated_at=None, history=[])
+    return record
+
+
+def updated_key(record: dict, fields: dict, now: datetime) -> dict:
+    """Return the record with validated fields applied; null resets an optional field."""
+    changed = dict(record)
+    for name, value in fields.items():
+        if value is None:
+            if name == "thresholds":
+                changed.pop("thresholds", None)
+            else:
+                changed[name] = _OPTIONAL_DEFAULTS[name]
+        else:
+            changed[name] = value
+    changed["updated_at"] = format_time(now)
+    return changed
+
+
+def check_rotation(data, now: datetime) -> tuple[str, str]:
+    """Validate a rotate request body; return (rotated_at, expires_at) strings."""
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ValidationError({"body": "must be a JSON object with optional rotated_at and expires_at"})
+    problems = {name: ("unknown field; rotate accepts rotated_at and expires_at"
+                       if name.lower() not in SECRET_FIELDS else NEVER_STORED)
+                for name in data if name not in ("rotated_at", "expires_at")}
+    times = {}
+    for name in ("rotated_at", "expires_at"):
+        if data.get(name) is not None:
+            try:
+                times[name] = parse_time(data[name])
+            except ValueError as error:
+                problems[name] = str(error)
+    if problems:
+        raise ValidationError(problems)
+    rotated_at = times.get("rotated_at", now)
+    expires_at = times.get("expires_at", rotated_at + ROTATION_PERIOD)
+    if expires_at <= rotated_at:
+        raise ValidationError({"expires_at": "must be later than rotated_at"})
+    return format_time(rotated_at), format_time(expires_at)
+
+
+def rotated_key(record: dict, rotated_at: str, expires_at: str, now: datetime) -> dict:
+    """Return the record after a rotation, remembering the previous expiry in its history."""
+    changed = dict(record)
+    changed["history"] = [*record.get("history", []),
+                          {"rotated_at": rotated_at, "previous_expires_at": record["expires_at"]}]
+    changed.update(rotated_at=rotated_at, expires_at=expires_at, updated_at=format_time(now))
+    return changed

@@ -1,0 +1,87 @@
+"""Key registry: the operations on key records shared by the HTTP API and the CLI."""
+from __future__ import annotations
+
+import bisect
+import threading
+from datetime import datetime
+
+from . import keys
+from .banners import banner_payload
+from .storage import Store, thaw
+from .times import DAY, format_time
+
+BANNER_HORIZON = 30 * DAY
+
+
+class KeyNotFound(LookupError):
+    """No key record has this id."""
+
+
+class Registry:
+    """Key records in the store, with an expiry index for banners."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.keys = store.collection("keys")
+        self._index_lock = threading.Lock()
+        self._index_generation = -1
+        self._by_expiry: list = []
+        self._by_org: dict[str, list] = {}
+
+    def list(self, org_id: str | None = None) -> list[dict]:
+        """Return key records, soonest expiry first, optionally of one org."""
+        records = self._sorted(org_id)
+        return [thaw(record) for record in records]
+
+    def get(self, key_id: str) -> dict:
+        """Return one key record or raise KeyNotFound."""
+        record = self.keys.get(key_id)
+        if record is None:
+            raise KeyNotFound(key_id)
+        return thaw(record)
+
+    def add(self, data, now: datetime) -> dict:
+        """Validate and store a new key record; return it."""
+        record = keys.new_key(keys.check_fields(data, partial=False), now)
+        self.keys.insert(record)
+        return record
+
+    def update(self, key_id: str, data, now: datetime) -> dict:
+        """Validate and apply a partial update; return the new record."""
+        fields = keys.check_fields(data, partial=True)
+        with self.store.write_lock():
+            record = keys.updated_key(self.get(key_id), fields, now)
+            self.keys.replace(record)
+        return record
+
+    def rotate(self, key_id: str, data, now: datetime) -> dict:
+        """Record a rotation (new expiry, history entry); return the new record."""
+        rotated_at, expires_at = keys.check_rotation(data, now)
+        with self.store.write_lock():
+            record = keys.rotated_key(self.get(key_id), rotated_at, expires_at, now)
+            self.keys.replace(record)
+        return record
+
+    def remove(self, key_id: str) -> None:
+        """Delete a key record or raise KeyNotFound."""
+        if not self.keys.remove(key_id):
+            raise KeyNotFound(key_id)
+
+    def banners(self, now: datetime, org_id: str | None = None, directory_id: str | None = None) -> dict:
+        """Return the banner payload for keys expiring within 30 days or already expired."""
+        records = self._sorted(org_id)
+        # Records are sorted by expires_at (RFC 3339 UTC strings sort in time order).
+        cutoff = bisect.bisect_right(records, format_time(now + BANNER_HORIZON), key=lambda r: r["expires_at"])
+        candidates = [r for r in records[:cutoff] if not directory_id or r.get("directory_id") == directory_id]
+        return banner_payload(candidates, now)
+
+    def _sorted(self, org_id: str | None) -> list:
+        with self._index_lock:
+            if self._index_generation != self.store.generation:
+                generation = self.store.generation
+                by_expiry = sorted(self.keys.all(), key=lambda r: (r["expires_at"], r["id"]))
+                by_org: dict[str, list] = {}
+                for record in by_expiry:
+                    by_org.setdefault(record["org_id"], []).append(record)
+                self._by_expiry, self._by_org, self._index_generation = by_expiry, by_org, generation
+            return self._by_org.get(org_id, []) if org_id else self._by_expiry

@@ -1,0 +1,156 @@
+"""Settings: every SCIMWATCH_ variable as data (name, default, help, parser), parsed strictly."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .keys import EMAIL_PATTERN
+
+PREFIX = "SCIMWATCH_"
+
+
+class ConfigError(ValueError):
+    """A setting that does not parse; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name without prefix, default text, meaning and parser."""
+
+    name: str
+    default: str
+    help: str
+    parse: Callable[[str], object]
+    secret: bool = False
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _port(value: str) -> int:
+    if not value.strip().isdigit() or not 0 <= int(value) <= 65535:
+        raise ValueError(f"must be a port number from 0 to 65535, got {value!r}")
+    return int(value)
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"must be true or false, got {value!r}")
+
+
+def _whole(minimum: int, maximum: int):
+    def parse(value: str) -> int:
+        if not re.fullmatch(r"\s*\d+\s*", value) or not minimum <= int(value) <= maximum:
+            raise ValueError(f"must be a whole number from {minimum} to {maximum}, got {value!r}")
+        return int(value)
+    return parse
+
+
+def _choice(*options: str):
+    def parse(value: str) -> str:
+        if value.strip().lower() not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return value.strip().lower()
+    return parse
+
+
+def _items(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = []
+    for origin in _items(value):
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+            raise ValueError(f"{origin!r} is not an exact origin such as https://intranet.example.com "
+                             "(scheme and host, optional port, no path or wildcard)")
+        origins.append(origin.lower())
+    return tuple(origins)
+
+
+def _emails(value: str) -> tuple[str, ...]:
+    addresses = _items(value)
+    for address in addresses:
+        if not EMAIL_PATTERN.match(address):
+            raise ValueError(f"{address!r} is not a valid email address")
+    return tuple(dict.fromkeys(addresses))
+
+
+def _thresholds(value: str) -> tuple[int, ...]:
+    days = _items(value)
+    if not days or not all(d.isdigit() and 1 <= int(d) <= 365 for d in days):
+        raise ValueError(f"must be comma-separated whole days from 1 to 365 such as 30,14,7,3,1, got {value!r}")
+    return tuple(sorted({int(d) for d in days}, reverse=True))
+
+
+def _url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError(f"must be an http(s) base URL such as https://scimwatch.example.com, got {value!r}")
+    return value
+
+
+def _sender(value: str) -> str:
+    value = value.strip()
+    # A sender may be a local mailbox such as scimwatch@localhost, so the domain need not be dotted.
+    if not re.fullmatch(r"[^@\s\x00-\x1f<>,;\"]+@[A-Za-z0-9.-]+", value):
+        raise ValueError(f"must be an email address, got {value!r}")
+    return value
+
+
+SETTINGS = (
+    Setting("HOST", "127.0.0.1", "address to listen on", _text),
+    Setting("PORT", "8080", "port to listen on (0 picks a free one)", _port),
+    Setting("DATA_DIR", "./data", "folder for the TinyDB file, lock file and outbox", lambda v: Path(v.strip() or ".")),
+    Setting("ADMIN_TOKEN", "", "bearer token for the admin API; generated on first start when empty", _text, secret=True),
+    Setting("PUBLIC_BANNERS", "false", "serve the banner API without a token", _bool),
+    Setting("BANNER_ORIGINS", "", "extra exact origins allowed by CORS on the banner API, comma-separated", _origins),
+    Setting("MAIL_BACKEND", "outbox", "outbox writes .eml files to DATA_DIR/outbox; smtp sends with yagmail",
+            _choice("outbox", "smtp")),
+    Setting("SMTP_HOST", "", "SMTP server host (required with MAIL_BACKEND=smtp)", _text),
+    Setting("SMTP_PORT", "587", "SMTP server port", _port),
+    Setting("SMTP_SECURITY", "starttls", "starttls, ssl or none", _choice("starttls", "ssl", "none")),
+    Setting("SMTP_USER", "", "SMTP login; no login when empty", _text),
+    Setting("SMTP_PASSWORD", "", "SMTP password", lambda v: v, secret=True),
+    Setting("MAIL_FROM", "scimwatch@localhost", "sender address", _sender),
+    Setting("NOTIFY", "", "comma-separated addresses added to every key's recipients", _emails),
+    Setting("THRESHOLDS", "30,14,7,3,1", "reminder stages, days before expiry", _thresholds),
+    Setting("EXPIRED_REPEAT_DAYS", "7", "after expiry, remind again every N days (0 = never)", _whole(0, 365)),
+    Setting("CHECK_MINUTES", "15", "how often the scheduler checks, in minutes", _whole(1, 1440)),
+    Setting("PUBLIC_URL", "", "base URL of this server, used for links in emails", _url),
+)
+# Settings whose value may come from a file named by NAME_FILE (Docker secrets and the like).
+FILE_SETTINGS = ("ADMIN_TOKEN", "SMTP_PASSWORD")
+
+
+def load(environ: Mapping[str, str]) -> dict:
+    """Parse settings from an environment mapping; raise ConfigError naming the first bad variable."""
+    values = {}
+    for setting in SETTINGS:
+        variable = PREFIX + setting.name
+        raw = environ.get(variable)
+        if setting.name in FILE_SETTINGS and environ.get(variable + "_FILE"):
+            if raw:
+                raise ConfigError(f"{variable} and {variable}_FILE are both set; set only one")
+            raw = _read_secret_file(variable + "_FILE", environ[variable + "_FILE"])
+        try:
+            values[setting.name] = setting.parse(setting.default if raw is None else raw)
+        except ValueError as error:
+            raise ConfigError(f"{variable}: {error}") from None
+    if values["MAIL_BACKEND"] == "smtp" and not values["SMTP_HOST"]:
+        raise ConfigError("SCIMWATCH_SMTP_HOST: is required when SCIMWATCH_MAIL_BACKEND=smtp")
+    return values
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{variable}: cannot read {path}: {getattr(error, 'strerror', None) or error}") from None

@@ -1,0 +1,306 @@
+"""The data folder: the only module that touches TinyDB.
+
+One process owns the folder (lock file). Every table operation runs under one
+lock, every write replaces the data file atomically (temp file, fsync, rename),
+and readers get frozen snapshots that cannot change the stored documents.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import threading
+from pathlib import Path
+from types import MappingProxyType
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+DATA_FILE = "scimwatch.json"
+LOCK_FILE = "scimwatch.lock"
+
+
+class StorageError(Exception):
+    """The data folder cannot be used; the message says why and what to do."""
+
+
+class DataFolderBusy(StorageError):
+    """Another process holds the data folder's lock."""
+
+
+class WriteFailed(StorageError):
+    """A write did not reach the disk; the stored data is unchanged."""
+
+
+def freeze(value):
+    """Return a read-only deep view of a JSON value (dicts become mappingproxies, lists tuples)."""
+    if isinstance(value, dict):
+        return MappingProxyType({name: freeze(item) for name, item in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value):
+    """Return a plain, independent JSON copy of a frozen or plain value."""
+    if isinstance(value, (dict, MappingProxyType)):
+        return {name: thaw(item) for name, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(item) for item in value]
+    return value
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that keeps the parsed file in memory and replaces the file atomically on write."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._data: dict | None = None
+        self._pending: dict | None = None
+        self.deferred = False
+
+    def load(self) -> None:
+        """Read and parse the data file once; refuse a file that does not parse."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self._data = {}
+            return
+        except (OSError, UnicodeDecodeError) as error:
+            raise StorageError(f"cannot read data file {self.path}: {error}") from None
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+                raise ValueError("top level must be an object of tables")
+        except ValueError as error:
+            raise StorageError(
+                f"data file {self.path} does not parse ({error}); scimwatch will not start and will not "
+                "overwrite it: restore it from a backup or move it away"
+            ) from None
+        self._data = data
+
+    def tables(self) -> dict:
+        """Return the current tables without copying (callers must not mutate)."""
+        return self._pending if self._pending is not None else self._data
+
+    def read(self):
+        # TinyDB updates documents in place, so hand it copies: a failed write must leave ours intact.
+        return {name: {doc_id: dict(doc) for doc_id, doc in table.items()} for name, table in self.tables().items()}
+
+    def write(self, data) -> None:
+        if self.deferred:
+            self._pending = data
+            return
+        self.flush(data)
+
+    def flush(self, data) -> None:
+        """Write `data` to a temp file, fsync it, rename it over the data file and fsync the folder."""
+        temp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            with open(temp, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.path)
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+                      errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
+                error.errno, error.strerror or str(error))
+            raise WriteFailed(f"could not write data file {self.path}: {reason}; nothing was changed") from None
+        self._data = data
+
+    def end_batch(self, commit: bool) -> None:
+        """Leave deferred mode, flushing the batch's last state when asked to."""
+        pending, self._pending, self.deferred = self._pending, None, False
+        if commit and pending is not None:
+            self.flush(pending)
+
+    def close(self) -> None:
+        pass
+
+
+class Collection:
+    """One table of JSON documents identified by their `id` field."""
+
+    def __init__(self, store: "Store", name: str):
+        self._store = store
+        self._name = name
+        self._table = store._db.table(name, cache_size=0)
+        self._snapshot: dict | None = None
+        self._doc_ids: dict = {}
+
+    def _index(self) -> dict:
+        if self._snapshot is None:
+            raw = self._store._storage.tables().get(self._name, {})
+            self._snapshot = {doc["id"]: freeze(doc) for doc in raw.values()}
+            self._doc_ids = {doc["id"]: int(doc_id) for doc_id, doc in raw.items()}
+        return self._snapshot
+
+    def _changed(self) -> None:
+        self._snapshot = None
+        self._store._generation += 1
+
+    def all(self) -> list:
+        """Return every document, frozen."""
+        with self._store._lock:
+            return list(self._index().values())
+
+    def get(self, doc_id: str):
+        """Return one frozen document by id, or None."""
+        with self._store._lock:
+            return self._index().get(doc_id)
+
+    def __len__(self) -> int:
+        with self._store._lock:
+            return len(self._index())
+
+    def insert(self, document: dict) -> None:
+        """Store a new document (it must carry a unique `id`)."""
+        with self._store.write_lock():
+            if document["id"] in self._index():
+                raise StorageError(f"a document with id {document['id']} already exists in {self._name}")
+            self._table.insert(thaw(document))
+            self._changed()
+
+    def replace(self, document: dict) -> bool:
+        """Replace the stored document with the same id; return False if there is none."""
+        new = thaw(document)
+
+        def swap(stored):
+            stored.clear()
+            stored.update(new)
+
+        with self._store.write_lock():
+            self._index()
+            if document["id"] not in self._doc_ids:
+                return False
+            self._table.update(swap, doc_ids=[self._doc_ids[document["id"]]])
+            self._changed()
+            return True
+
+    def remove(self, doc_id: str) -> bool:
+        """Delete a document by id; return False if there was none."""
+        with self._store.write_lock():
+            self._index()
+            if doc_id not in self._doc_ids:
+                return False
+            self._table.remove(doc_ids=[self._doc_ids[doc_id]])
+            self._changed()
+            return True
+
+
+class Store:
+    """The data folder: lock file, TinyDB file and one collection per table."""
+
+    def __init__(self, data_dir, *, readonly: bool = False):
+        self.data_dir = Path(data_dir)
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        self._lock_handle = None
+        self._generation = 0
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"cannot create data folder {self.data_dir}: {error.strerror}") from None
+        if not readonly:
+            self._take_folder_lock()
+        self._storage = AtomicJSONStorage(self.data_dir / DATA_FILE)
+        try:
+            self._storage.load()
+            self._db = TinyDB(storage=lambda: self._storage)
+        except BaseException:
+            self.close()
+            raise
+        self._collections: dict[str, Collection] = {}
+
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever any stored document changes."""
+        return self._generation
+
+    @property
+    def data_file(self) -> Path:
+        """Path of the TinyDB data file."""
+        return self._storage.path
+
+    def collection(self, name: str) -> Collection:
+        """Return the collection (table) with this name."""
+        with self._lock:
+            if name not in self._collections:
+                self._collections[name] = Collection(self, name)
+            return self._collections[name]
+
+    @contextlib.contextmanager
+    def write_lock(self):
+        """Hold the store lock for a write; refuse writes on a read-only store."""
+        if self.readonly:
+            raise StorageError("this store was opened read-only")
+        with self._lock:
+            yield
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Group writes into one atomic file write; on any error none of them is kept."""
+        with self.write_lock():
+            if self._storage.deferred:
+                yield
+                return
+            self._storage.deferred = True
+            try:
+                yield
+            except BaseException:
+                self._storage.end_batch(commit=False)
+                self._forget_snapshots()
+                raise
+            try:
+                self._storage.end_batch(commit=True)
+            except WriteFailed:
+                self._forget_snapshots()
+                raise
+
+    def _forget_snapshots(self) -> None:
+        for collection in self._collections.values():
+            collection._changed()
+
+    def _take_folder_lock(self) -> None:
+        path = self.data_dir / LOCK_FILE
+        try:
+            handle = open(path, "a+", encoding="utf-8")
+        except OSError as error:
+            raise StorageError(f"cannot open lock file {path}: {error.strerror}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise DataFolderBusy(
+                f"data folder {self.data_dir} is in use by another scimwatch process (pid {holder}); "
+                "stop it first, or point SCIMWATCH_DATA_DIR elsewhere"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
+        # A crash can leave a half-written temp file; it was never renamed, so it holds nothing acknowledged.
+        with contextlib.suppress(OSError):
+            (self.data_dir / (DATA_FILE + ".tmp")).unlink()
+
+    def close(self) -> None:
+        """Release the folder lock."""
+        if self._lock_handle is not None:
+            with contextlib.suppress(OSError):
+                self._lock_handle.seek(0)
+                self._lock_handle.truncate()
+            self._lock_handle.close()
+            self._lock_handle = None

@@ -1,0 +1,47 @@
+"""Time parsing and formatting: RFC 3339 in UTC with a trailing Z, or a plain date."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+DAY = timedelta(days=1)
+
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+# RFC 3339 date-time: the offset is mandatory, fractions optional.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
+)
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 time or a plain date (00:00 UTC that day) into an aware UTC datetime."""
+    if not isinstance(text, str):
+        raise ValueError("must be a string")
+    if _PLAIN_DATE.match(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a real date") from None
+        return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    if not _RFC3339.match(text):
+        raise ValueError(
+            f"{text!r} is not an RFC 3339 time such as 2026-12-06T00:00:00Z or a date such as 2026-12-06"
+        )
+    normalized = text.upper().replace(" ", "T").replace("Z", "+00:00")
+    # Python before 3.11 rejects more than 6 fraction digits; we keep whole seconds anyway.
+    normalized = re.sub(r"\.(\d{1,9})", "", normalized)
+    try:
+        parsed = datetime.fromisoformat(normalized)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a real date and time") from None
+    return parsed.astimezone(timezone.utc)
+
+
+def format_time(moment: datetime) -> str:
+    """Format an aware datetime as RFC 3339 UTC with a Z, whole seconds."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
