@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from conftest import LiveServer
+
 WIDGET = Path(__file__).resolve().parent.parent / "widget" / "scim-banner.js"
 XSS = '<img src=x onerror="window.__pwned=1">'
 LABELS = {"expired": "Expired", "critical": "Critical", "warning": "Warning", "info": "Info"}
@@ -64,8 +66,11 @@ def host_pages():
 
 
 @pytest.fixture(scope="module")
-def server(live_server_factory, host_pages):
-    return live_server_factory(env={"SCIMWATCH_BANNER_ORIGINS": host_pages.origin})
+def server(tmp_path_factory, host_pages):
+    """One real server for the module (live_server_factory is per test); it allows the host pages' origin."""
+    live = LiveServer(tmp_path_factory.mktemp("widget"), {"SCIMWATCH_BANNER_ORIGINS": host_pages.origin})
+    yield live
+    live.stop()
 
 
 @pytest.fixture
