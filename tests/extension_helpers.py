@@ -1,0 +1,141 @@
+"""Runs the scimwatch extension unpacked in Debian's chromium through Playwright.
+
+admin.atlassian.com is never reached: the tests serve it with `context.route`
+as a small single-page app that navigates with history.pushState.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
+
+ADMIN = "https://admin.atlassian.com"
+
+# A stand-in for admin.atlassian.com: links navigate in the page with
+# pushState, like the real site, and one button re-renders the whole body.
+ADMIN_SPA = """<!doctype html>
+<html><head><title>Atlassian Administration</title></head>
+<body>
+<nav>
+  <a id="to-org-a" href="/o/org-a/overview">Org A</a>
+  <a id="to-org-b" href="/o/org-b/overview">Org B</a>
+  <a id="to-no-org" href="/">All orgs</a>
+  <button id="rerender" type="button">Re-render</button>
+</nav>
+<main id="app"></main>
+<script>
+  const draw = () => { document.getElementById("app").textContent = "Page " + location.pathname; };
+  document.querySelector("nav").addEventListener("click", (event) => {
+    const link = event.target.closest("a");
+    if (!link) return;
+    event.preventDefault();
+    history.pushState({}, "", link.getAttribute("href"));
+    draw();
+  });
+  addEventListener("popstate", draw);
+  // Like an app that renders into <body> itself and drops what it did not make.
+  document.getElementById("rerender").addEventListener("click", () => {
+    document.body.replaceChildren(...[...document.body.children].filter((e) => e.id !== "scimwatch-banner"));
+  });
+  draw();
+</script>
+</body></html>"""
+
+
+def load_packager():
+    """Returns extension/package.py as a module."""
+    spec = importlib.util.spec_from_file_location("scimwatch_extension_package", ROOT / "extension" / "package.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_extension(dest: Path, store: str | None = None) -> Path:
+    """Builds the unpacked extension into dest, as `package.py build` does."""
+    return load_packager().build(dest, store)
+
+
+def serve_admin(context):
+    """Answers every admin.atlassian.com request with the fake single-page app."""
+    context.route(f"{ADMIN}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=ADMIN_SPA))
+
+
+class ExtensionBrowser:
+    """A chromium profile with the unpacked extension loaded."""
+
+    def __init__(self, playwright, extension_dir: Path, profile_dir: Path):
+        self.context = playwright.chromium.launch_persistent_context(
+            str(profile_dir),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[f"--disable-extensions-except={extension_dir}", f"--load-extension={extension_dir}", *CHROMIUM_ARGS],
+        )
+        workers = self.context.service_workers
+        self.worker = workers[0] if workers else self.context.wait_for_event("serviceworker")
+        self.extension_id = self.worker.url.split("/")[2]
+        self.page_errors: list = []
+        self.context.on("page", lambda page: page.on("pageerror", lambda error: self.page_errors.append(error)))
+        serve_admin(self.context)
+
+    def url(self, path: str) -> str:
+        """Returns the address of one of the extension's pages."""
+        return f"chrome-extension://{self.extension_id}/{path}"
+
+    def open(self, url: str):
+        """Opens a new tab at url and returns its page."""
+        page = self.context.new_page()
+        page.goto(url)
+        return page
+
+    def in_worker(self, script: str, arg=None):
+        """Evaluates a function expression in the extension's service worker."""
+        return self.worker.evaluate(script, arg)
+
+    def badge(self) -> dict:
+        """Returns the toolbar badge's text, background colour and title."""
+        return self.in_worker("""async () => ({
+            text: await chrome.action.getBadgeText({}),
+            colour: await chrome.action.getBadgeBackgroundColor({}),
+            title: await chrome.action.getTitle({}),
+        })""")
+
+    def storage(self, area: str) -> dict:
+        """Returns everything in chrome.storage.<area>."""
+        return self.in_worker("(area) => chrome.storage[area].get(null)", area)
+
+    def connect(self, server_url: str, token: str) -> str:
+        """Saves the server and token through the options page UI; returns the status text."""
+        page = self.open(self.url("options.html"))
+        page.fill("#server-url", server_url)
+        page.fill("#token", token)
+        page.click("#save")
+        status = page.locator("#status")
+        status.locator("xpath=self::*[@data-state='ok' or @data-state='error']").wait_for()
+        text = status.text_content()
+        page.close()
+        return text
+
+    def refresh(self):
+        """Asks the service worker to fetch the banners now, as a content script does."""
+        self.in_worker("() => globalThis.refresh()")
+
+    def close(self):
+        self.context.close()
+
+
+def banner_titles(page) -> list[str]:
+    """Returns the titles of the banners shown in the page's #scimwatch-banner host."""
+    return page.evaluate("""() => [...document.querySelectorAll('#scimwatch-banner')].flatMap(
+        (host) => [...host.shadowRoot.querySelectorAll('section h2')].map((h) => h.textContent))""")
+
+
+def banner_texts(page) -> list[str]:
+    """Returns the whole text of each banner shown."""
+    return page.evaluate("""() => [...document.querySelectorAll('#scimwatch-banner')].flatMap(
+        (host) => [...host.shadowRoot.querySelectorAll('section')].map((s) => s.textContent))""")
+
+
+def manifest(extension_dir: Path) -> dict:
+    return json.loads((extension_dir / "manifest.json").read_text())
