@@ -116,7 +116,7 @@ def rotation_steps(key) -> list[str]:
         f"until the new key is saved in {idp.name}.",
         f"In admin.atlassian.com go to Security → Identity providers → {directory} → User provisioning, "
         "open the … menu and choose Regenerate API key.",
-        "Copy the new API key now: Atlassian shows it only once. The SCIM base URL does not change.",
+        "Copy the new API key now: it is shown only once. The SCIM base URL does not change.",
         idp.paste,
         f"Verify: {idp.verify} In Atlassian, the key's expiry date should now be one year away.",
         idp.recover,

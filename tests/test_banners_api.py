@@ -1,0 +1,202 @@
+"""The banner API: payload shape, severities, order, per-provider steps, and CORS."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from server import create_app
+from server.runbook import IDENTITY_PROVIDERS
+
+from conftest import ADMIN_TOKEN
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
+BANNER_FIELDS = {"id", "key_id", "severity", "title", "message", "org_id", "org_name", "directory_id",
+                 "directory_name", "identity_provider", "kind", "label", "expires_at", "days_left", "steps",
+                 "docs_url", "action_url", "dismissible"}
+
+
+@pytest.fixture
+def pinned(data_dir):
+    """An app whose clock is pinned to NOW, with extra settings per test."""
+    apps = []
+
+    def make(**settings):
+        app = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": lambda: NOW, **settings})
+        apps.append(app)
+        return app.test_client()
+
+    yield make
+    for app in apps:
+        app.extensions["scimwatch"].close()
+
+
+def add(client, admin, remaining, **fields):
+    body = {"org_id": ORG, "org_name": "Acme", "directory_name": "Okta", "identity_provider": "okta",
+            "expires_at": (NOW + remaining).strftime("%Y-%m-%dT%H:%M:%SZ"), **fields}
+    response = client.post("/api/v1/keys", json=body, headers=admin)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def banners(client, admin, query=""):
+    response = client.get("/api/v1/banners" + query, headers=admin)
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_the_payload_has_the_design_shape(pinned, admin):
+    client = pinned()
+    key = add(client, admin, timedelta(days=6, hours=5))
+    payload = banners(client, admin)
+    assert payload["generated_at"] == "2026-11-29T09:00:00Z"
+    [banner] = payload["banners"]
+    assert set(banner) == BANNER_FIELDS
+    assert banner["id"] == f"{key['id']}:{key['expires_at']}:warning"
+    assert banner["severity"] == "warning" and banner["days_left"] == 6
+    assert banner["title"] == "SCIM API key expires in 6 days"
+    assert "provision" in banner["message"] and "2026-12-05 14:00:00 UTC" in banner["message"]
+    assert banner["docs_url"] == "https://support.atlassian.com/provisioning-users/docs/manage-scim-api-key-expiration/"
+    assert banner["action_url"] == f"https://admin.atlassian.com/o/{ORG}/overview"
+    assert banner["dismissible"] is True
+
+
+@pytest.mark.parametrize("remaining, severity, days, title", [
+    (-timedelta(hours=1), "expired", -1, "SCIM API key has expired"),
+    (timedelta(0), "expired", 0, "SCIM API key has expired"),
+    (timedelta(hours=5), "critical", 0, "SCIM API key expires within a day"),
+    (timedelta(days=1, hours=1), "critical", 1, "SCIM API key expires in 1 day"),
+    (timedelta(days=3), "critical", 3, "SCIM API key expires in 3 days"),
+    (timedelta(days=3, seconds=1), "warning", 3, "SCIM API key expires in 3 days"),
+    (timedelta(days=14), "warning", 14, "SCIM API key expires in 14 days"),
+    (timedelta(days=14, seconds=1), "info", 14, "SCIM API key expires in 14 days"),
+    (timedelta(days=30), "info", 30, "SCIM API key expires in 30 days"),
+])
+def test_severity_days_left_and_title_at_each_boundary(pinned, admin, remaining, severity, days, title):
+    client = pinned()
+    add(client, admin, remaining)
+    [banner] = banners(client, admin)["banners"]
+    assert (banner["severity"], banner["days_left"], banner["title"]) == (severity, days, title)
+    assert banner["dismissible"] is (severity != "expired")
+
+
+def test_a_key_more_than_30_days_out_has_no_banner(pinned, admin):
+    client = pinned()
+    add(client, admin, timedelta(days=30, seconds=1))
+    assert banners(client, admin)["banners"] == []
+
+
+def test_banners_come_most_urgent_first(pinned, admin):
+    client = pinned()
+    for days, name in ((20, "info"), (-2, "expired"), (10, "warning-late"), (2, "critical"), (5, "warning-soon")):
+        add(client, admin, timedelta(days=days), directory_name=name)
+    order = [b["directory_name"] for b in banners(client, admin)["banners"]]
+    assert order == ["expired", "critical", "warning-soon", "warning-late", "info"]
+
+
+def test_banners_filter_by_org_and_directory(pinned, admin):
+    client = pinned()
+    add(client, admin, timedelta(days=5), directory_id="dir-a")
+    add(client, admin, timedelta(days=5), directory_id="dir-b")
+    add(client, admin, timedelta(days=5), org_id="other-org")
+    assert len(banners(client, admin)["banners"]) == 3
+    assert {b["org_id"] for b in banners(client, admin, f"?org_id={ORG}")["banners"]} == {ORG}
+    only_b = banners(client, admin, f"?org_id={ORG}&directory_id=dir-b")["banners"]
+    assert [b["directory_id"] for b in only_b] == ["dir-b"]
+    assert banners(client, admin, "?org_id=nobody")["banners"] == []
+
+
+def test_the_banner_id_changes_when_severity_escalates_or_the_key_rotates(pinned, admin, data_dir):
+    client = pinned()
+    key = add(client, admin, timedelta(days=15))
+    first = banners(client, admin)["banners"][0]["id"]
+    client.patch(f"/api/v1/keys/{key['id']}", json={"expires_at": "2026-12-10"}, headers=admin)
+    second = banners(client, admin)["banners"][0]["id"]
+    assert first.endswith(":info") and second.endswith(":warning") and first != second
+    client.post(f"/api/v1/keys/{key['id']}/rotate", headers=admin)
+    assert banners(client, admin)["banners"] == []
+
+
+STEP_FACTS = {
+    "okta": ["Applications → Atlassian Cloud → Provisioning → Integration", "API token",
+             "Test API Credentials", "Tasks → Retry Selected", "Retry All Groups"],
+    "entra": ["Admin Credentials", "Secret Token", "Test Connection", "Provision on demand", "Restart provisioning"],
+    "google": ["Autoprovisioning"],
+    "onelogin": ["SCIM Bearer Token", "API Status", "Users → Provisioning"],
+    "jumpcloud": ["Identity Management", "deactivate → update token → reactivate"],
+    "pingfederate": ["Outbound Provisioning → Target", "API key", "channel"],
+    "pingone": ["PingOne"],
+    "other": ["identity provider"],
+}
+
+
+@pytest.mark.parametrize("provider", sorted(IDENTITY_PROVIDERS))
+def test_steps_are_written_for_the_keys_identity_provider(pinned, admin, provider):
+    client = pinned()
+    add(client, admin, timedelta(days=5), identity_provider=provider, directory_name="Corp directory")
+    steps = banners(client, admin)["banners"][0]["steps"]
+    text = " ".join(steps)
+    assert steps[0].startswith("Before you start, open")
+    assert "Security → Identity providers → Corp directory → User provisioning" in text
+    assert "Regenerate API key" in text and "shown" in text and "only once" in text
+    assert "Record the new expiry date in scimwatch" in steps[-1]
+    for fact in STEP_FACTS[provider]:
+        assert fact in text, (provider, fact)
+
+
+def test_other_kinds_of_key_get_their_own_title_and_steps(pinned, admin):
+    client = pinned()
+    add(client, admin, timedelta(days=5), kind="api_token", identity_provider="other")
+    [banner] = banners(client, admin)["banners"]
+    assert banner["title"] == "API token expires in 5 days"
+    assert any("id.atlassian.com" in step for step in banner["steps"])
+    assert "api-tokens" in banner["docs_url"]
+
+
+def test_public_banners_need_no_token(pinned):
+    client = pinned(PUBLIC_BANNERS="true")
+    assert client.get("/api/v1/banners").status_code == 200
+    assert client.get("/api/v1/keys").status_code == 401
+
+
+ALLOWED = ["https://admin.atlassian.com", "https://intranet.example.com",
+           "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+           "moz-extension://0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"]
+DENIED = ["https://admin.atlassian.com.evil.example", "https://evil.example", "http://admin.atlassian.com",
+          "https://admin.atlassian.com:8443", "https://xadmin.atlassian.com", "https://intranet.example.com.evil",
+          "chrome-extension://ABCDEFGHIJKLMNOPABCDEFGHIJKLMNOP", "chrome-extension://qrstuvwxyzqrstuvwxyzqrstuvwxyzqr",
+          "chrome-extension://abcdefghijklmnopabcdefghijklmnopa", "null", "moz-extension://not-a-uuid"]
+
+
+@pytest.mark.parametrize("origin", ALLOWED)
+def test_cors_allows_atlassian_configured_and_extension_origins(pinned, admin, origin):
+    client = pinned(BANNER_ORIGINS="https://intranet.example.com")
+    response = client.get("/api/v1/banners", headers={**admin, "Origin": origin})
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    preflight = client.options("/api/v1/banners", headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+
+
+@pytest.mark.parametrize("origin", DENIED)
+def test_cors_sends_nothing_to_other_origins_and_look_alikes(pinned, admin, origin):
+    client = pinned(BANNER_ORIGINS="https://intranet.example.com")
+    response = client.get("/api/v1/banners", headers={**admin, "Origin": origin})
+    assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = client.options("/api/v1/banners", headers={"Origin": origin, "Access-Control-Request-Method": "GET"})
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+def test_cors_covers_only_the_banner_api(pinned, admin):
+    client = pinned()
+    for path in ("/api/v1/keys", "/healthz", "/api/v1/banners/x"):
+        response = client.get(path, headers={**admin, "Origin": "https://admin.atlassian.com"})
+        assert "Access-Control-Allow-Origin" not in response.headers, path
+
+
+def test_an_unauthorized_banner_request_is_still_readable_by_an_allowed_origin(pinned):
+    client = pinned()
+    response = client.get("/api/v1/banners", headers={"Origin": "https://admin.atlassian.com"})
+    assert response.status_code == 401
+    assert response.headers["Access-Control-Allow-Origin"] == "https://admin.atlassian.com"

@@ -1,0 +1,115 @@
+"""The data folder: persistence, frozen reads, refusal of corrupt files and of a second owner."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from server.storage import DATA_FILE, DataFolderBusy, Store, StorageError, thaw
+
+from conftest import ROOT, server_env
+
+
+def test_documents_survive_closing_and_reopening(data_dir):
+    store = Store(data_dir)
+    store.collection("keys").insert({"id": "k1", "org_id": "o", "notify": ["a@b.example"]})
+    store.close()
+    reopened = Store(data_dir)
+    assert thaw(reopened.collection("keys").get("k1")) == {"id": "k1", "org_id": "o", "notify": ["a@b.example"]}
+    reopened.close()
+
+
+def test_returned_documents_cannot_change_the_stored_ones(data_dir):
+    store = Store(data_dir)
+    keys = store.collection("keys")
+    keys.insert({"id": "k1", "notify": ["a@b.example"], "history": [{"at": "x"}]})
+    frozen = keys.get("k1")
+    with pytest.raises(TypeError):
+        frozen["notify"] = []
+    with pytest.raises(AttributeError):
+        frozen["notify"].append("c@d.example")
+    with pytest.raises(TypeError):
+        frozen["history"][0]["at"] = "y"
+    copy = thaw(frozen)
+    copy["notify"].append("c@d.example")
+    copy["history"][0]["at"] = "y"
+    assert thaw(keys.get("k1")) == {"id": "k1", "notify": ["a@b.example"], "history": [{"at": "x"}]}
+    store.close()
+
+
+def test_a_batch_is_written_once_and_kept_whole_or_not_at_all(data_dir):
+    store = Store(data_dir)
+    keys = store.collection("keys")
+    with store.batch():
+        keys.insert({"id": "a"})
+        keys.insert({"id": "b"})
+    with pytest.raises(RuntimeError):
+        with store.batch():
+            keys.insert({"id": "c"})
+            keys.remove("a")
+            raise RuntimeError("half way")
+    assert sorted(d["id"] for d in keys.all()) == ["a", "b"]
+    on_disk = json.loads((data_dir / DATA_FILE).read_text())
+    assert sorted(d["id"] for d in on_disk["keys"].values()) == ["a", "b"]
+    store.close()
+
+
+def test_replace_and_remove_report_missing_documents(data_dir):
+    store = Store(data_dir)
+    keys = store.collection("keys")
+    assert keys.replace({"id": "nope"}) is False
+    assert keys.remove("nope") is False
+    keys.insert({"id": "a", "x": 1})
+    assert keys.replace({"id": "a", "y": 2}) is True
+    assert thaw(keys.get("a")) == {"id": "a", "y": 2}
+    store.close()
+
+
+def test_a_data_file_that_does_not_parse_is_refused_and_left_alone(data_dir):
+    broken = '{"keys": {"1": {"id": "k1"'
+    (data_dir / DATA_FILE).write_text(broken)
+    with pytest.raises(StorageError) as raised:
+        Store(data_dir)
+    assert str(data_dir / DATA_FILE) in str(raised.value) and "does not parse" in str(raised.value)
+    started = subprocess.run([sys.executable, "-m", "server"], cwd=ROOT, env=server_env(data_dir),
+                             capture_output=True, text=True, timeout=30)
+    assert started.returncode != 0
+    assert "does not parse" in started.stderr and DATA_FILE in started.stderr
+    assert "Traceback" not in started.stderr
+    assert (data_dir / DATA_FILE).read_text() == broken
+    # The lock was released, so a fixed file can be used at once.
+    (data_dir / DATA_FILE).write_text("{}")
+    Store(data_dir).close()
+
+
+def test_a_second_owner_of_the_data_folder_is_refused(data_dir):
+    first = Store(data_dir)
+    with pytest.raises(DataFolderBusy):
+        Store(data_dir)
+    first.close()
+    Store(data_dir).close()
+
+
+def test_a_second_server_process_on_the_same_folder_exits_at_once(live_server):
+    started = subprocess.run([sys.executable, "-m", "server"], cwd=ROOT, env=live_server.env,
+                             capture_output=True, text=True, timeout=30)
+    assert started.returncode != 0
+    assert "in use by another scimwatch process" in started.stderr
+    assert str(live_server.process.pid) in started.stderr
+    assert live_server.api("GET", "/healthz").status_code == 200
+
+
+def test_a_leftover_temp_file_from_a_crash_is_removed_on_start(data_dir):
+    (data_dir / (DATA_FILE + ".tmp")).write_text('{"keys": {"1": {"id": "half')
+    Store(data_dir).close()
+    assert not (data_dir / (DATA_FILE + ".tmp")).exists()
+
+
+def test_a_read_only_store_reads_without_the_lock_and_refuses_writes(data_dir):
+    owner = Store(data_dir)
+    owner.collection("keys").insert({"id": "a"})
+    reader = Store(data_dir, readonly=True)
+    assert [d["id"] for d in reader.collection("keys").all()] == ["a"]
+    with pytest.raises(StorageError):
+        reader.collection("keys").insert({"id": "b"})
+    owner.close()
