@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 from pathlib import Path
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
@@ -100,6 +101,13 @@ class ExtensionBrowser:
             colour: await chrome.action.getBadgeBackgroundColor({}),
             title: await chrome.action.getTitle({}),
         })""")
+
+    def wait_for_badge(self, text: str, timeout: float = 10) -> dict:
+        """Waits until the badge shows text; returns the badge."""
+        deadline = time.monotonic() + timeout
+        while (badge := self.badge())["text"] != text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return badge
 
     def storage(self, area: str) -> dict:
         """Returns everything in chrome.storage.<area>."""

@@ -204,6 +204,28 @@ def test_the_badge_shows_the_most_urgent_days_left_coloured_by_severity(chromium
     assert chromium.badge()["text"] == ""
 
 
+def test_a_page_load_asks_the_worker_for_fresh_banners(connected, server):
+    add_key(server, ORG_A, 1, "Entra A")
+
+    page = connected.open(f"{ADMIN}/o/{ORG_A}/overview")
+
+    wait_for_titles(page, ["SCIM API key expires in 1 day", WARNING_A])
+
+
+def test_the_worker_fetches_on_browser_start(playwright_instance, extension_dir, tmp_path, server):
+    first = ExtensionBrowser(playwright_instance, extension_dir, tmp_path / "profile")
+    first.connect(server.url, server.read_token)
+    first.close()
+    add_key(server, ORG_A, 0, "Entra A")
+
+    again = ExtensionBrowser(playwright_instance, extension_dir, tmp_path / "profile")
+    try:
+        badge = again.wait_for_badge("0d")
+    finally:
+        again.close()
+    assert badge == {"text": "0d", "colour": BADGE_RED, "title": "scimwatch: SCIM API key expires within a day"}
+
+
 def test_the_worker_refreshes_on_an_alarm(connected):
     alarm = connected.in_worker("() => chrome.alarms.get('scimwatch:refresh')")
     assert alarm["periodInMinutes"] == 15
