@@ -151,11 +151,24 @@ async function fetchAndStore() {
 }
 
 let running = null;
+let queued = null;
 
-/** Refreshes the banners once at a time: callers during a refresh share it. */
+/**
+ * Refreshes the banners, one fetch at a time. A call made during a fetch may
+ * follow a change the fetch missed, so it gets one more fetch after it; every
+ * call made meanwhile shares that one.
+ */
 function refresh() {
-  if (!running) running = fetchAndStore().finally(() => { running = null; });
-  return running;
+  if (!running) {
+    running = fetchAndStore().finally(() => { running = null; });
+    return running;
+  }
+  const next = () => {
+    queued = null;
+    return refresh();
+  };
+  if (!queued) queued = running.then(next, next);
+  return queued;
 }
 
 /** Checks the server and token; saves them only when the check passes. */
