@@ -14,6 +14,7 @@ ORG_A = "org-a"
 ORG_B = "org-b"
 BADGE_RED = [201, 55, 44, 255]  # critical
 BADGE_BLUE = [0, 85, 204, 255]  # info
+BADGE_DARK_RED = [93, 31, 26, 255]  # expired
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +224,26 @@ def test_the_worker_fetches_on_browser_start(playwright_instance, extension_dir,
     finally:
         again.close()
     assert badge == {"text": "0d", "colour": BADGE_RED, "title": "scimwatch: SCIM API key expires within a day"}
+
+
+def test_an_expired_key_marks_the_badge_and_cannot_be_dismissed(chromium, live_server):
+    add_key(live_server, ORG_A, -2, "Okta A")
+    chromium.connect(live_server.url, live_server.read_token)
+
+    assert chromium.badge() == {"text": "!", "colour": BADGE_DARK_RED,
+                                "title": "scimwatch: SCIM API key has expired"}
+    page = chromium.open(f"{ADMIN}/o/{ORG_A}/overview")
+    wait_for_titles(page, ["SCIM API key has expired"])
+    assert page.locator("#scimwatch-banner").get_by_role("button").count() == 0
+
+
+def test_before_it_is_connected_the_popup_points_to_the_options(chromium):
+    popup = chromium.open(chromium.url("popup.html"))
+
+    popup.wait_for_selector("#scimwatch-status:not(:empty)")
+    assert popup.text_content("#scimwatch-status") == "Not connected to a scimwatch server yet: open the options."
+    assert popup.locator("#scimwatch-keys").is_hidden()
+    assert chromium.badge()["text"] == ""
 
 
 def test_the_worker_refreshes_on_an_alarm(connected):
