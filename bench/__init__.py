@@ -1,0 +1,1 @@
+"""scimwatch benchmarks and long fault runs: `python -m bench` prints one table of figures next to baselines."""

@@ -1,0 +1,4 @@
+"""Entry point: `python -m bench`."""
+from .run import main
+
+main()
