@@ -187,6 +187,26 @@ class Collection:
             self._changed()
             return True
 
+    def put_many(self, documents) -> None:
+        """Insert or replace many documents by `id` in one atomic file write."""
+        incoming = {document["id"]: thaw(document) for document in documents}
+
+        def swap(stored):
+            replacement = incoming[stored["id"]]
+            stored.clear()
+            stored.update(replacement)
+
+        # One TinyDB operation re-reads every table, so one call per document would cost O(n²).
+        with self._store.batch():
+            self._index()
+            fresh = [document for doc_id, document in incoming.items() if doc_id not in self._doc_ids]
+            existing = [self._doc_ids[doc_id] for doc_id in incoming if doc_id in self._doc_ids]
+            if fresh:
+                self._table.insert_multiple(fresh)
+            if existing:
+                self._table.update(swap, doc_ids=existing)
+            self._changed()
+
     def remove(self, doc_id: str) -> bool:
         """Delete a document by id; return False if there was none."""
         with self._store.write_lock():
