@@ -10,6 +10,7 @@ from flask import Flask
 from . import cors, errors, settings as settings_module, tokens
 from .api import api
 from .public import public
+from .reminders_api import reminders_api
 from .registry import Registry
 from .storage import Store
 from .times import format_time, utcnow
@@ -87,4 +88,5 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     cors.register(app, config["BANNER_ORIGINS"])
     app.register_blueprint(api)
     app.register_blueprint(public)
+    app.register_blueprint(reminders_api)
     return app

@@ -7,8 +7,10 @@ import sys
 
 import click
 
+from . import scheduler  # noqa: F401  registers the reminder loop as a background service of serve
 from . import settings as settings_module
 from .app import create_app
+from .deliveries import service_for
 from .keys import ValidationError
 from .registry import KeyNotFound
 from .storage import StorageError, Store
@@ -67,6 +69,25 @@ def serve():
         raise click.ClickException(f"cannot listen on {config['HOST']}:{config['PORT']}: {error.strerror}") from None
     finally:
         context.close()
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="send nothing; print what is due")
+def remind(dry_run):
+    """Run one reminder cycle now (refused while a server holds the data folder)."""
+    app = open_app()
+    try:
+        report = service_for(app).run_cycle(dry_run=dry_run)
+    finally:
+        app.extensions["scimwatch"].close()
+    for item in report["due"]:
+        click.echo(f"{item['status']:9} {item['stage']:12} {item['recipient']}  key {item['key_id']}  "
+                   f"expires {item['expires_at']}" + (f"  ({item['error']})" if item.get("error") else ""))
+    verb = "due" if dry_run else f"sent, {report['failed']} failed"
+    count = len(report["due"]) if dry_run else report["sent"]
+    click.echo(f"{count} reminder{'s' if count != 1 else ''} {verb}" + ("" if dry_run else f" in {report['messages']} emails"))
+    if report["failed"]:
+        raise SystemExit(1)
 
 
 @main.group()

@@ -1,0 +1,168 @@
+"""The delivery log and the reminder cycle: plan, record `pending`, send, record `sent` or `failed`."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import Mapping
+
+from . import email_message, reminders
+from .mail import MailError, transport_from_settings
+from .storage import Store, thaw
+from .times import format_time
+
+EXTENSION = "scimwatch.reminders"
+# Outcomes are written at most this often during a send burst: one whole-file write per second,
+# and a crash re-sends at most about one second's worth of messages.
+FLUSH_SECONDS = 1.0
+
+
+class DeliveryLog:
+    """Delivery records in the store, one per (key, expiry, stage, recipient)."""
+
+    def __init__(self, store: Store):
+        self.records = store.collection("deliveries")
+
+    def by_id(self) -> dict[str, Mapping]:
+        """Return every delivery record by id (frozen)."""
+        return {record["id"]: record for record in self.records.all()}
+
+    def list(self, key_id: str | None = None) -> list[dict]:
+        """Return delivery records, most recently changed first, optionally of one key."""
+        records = [r for r in self.records.all() if key_id is None or r["key_id"] == key_id]
+        records.sort(key=lambda r: (r["updated_at"], r["id"]), reverse=True)
+        return [thaw(record) for record in records]
+
+    def save(self, records: list[dict]) -> None:
+        """Write records in one atomic file write."""
+        if records:
+            self.records.put_many(records)
+
+
+def pending_record(reminder: reminders.Reminder, previous: Mapping | None, message_id: str, now: datetime) -> dict:
+    """Return the record written just before a reminder is sent."""
+    stamp = format_time(now)
+    return {"id": reminder.delivery_id, "key_id": reminder.key_id, "expires_at": reminder.expires_at,
+            "stage": reminder.stage, "recipient": reminder.recipient, "status": "pending",
+            "attempts": previous["attempts"] if previous else 0, "error": previous["error"] if previous else None,
+            "message_id": message_id, "created_at": previous["created_at"] if previous else stamp,
+            "updated_at": stamp, "sent_at": None}
+
+
+def outcome_record(pending: dict, error: str | None, now: datetime) -> dict:
+    """Return the record after one attempt: `sent`, or `failed` with the reason."""
+    stamp = format_time(now)
+    return {**pending, "status": "failed" if error else "sent", "attempts": pending["attempts"] + 1,
+            "error": error, "updated_at": stamp, "sent_at": None if error else stamp}
+
+
+def cancelled_record(record: Mapping, reason: str, now: datetime) -> dict:
+    """Return an outstanding record that no longer applies, with the reason."""
+    return {**thaw(record), "status": "cancelled", "error": reason, "updated_at": format_time(now)}
+
+
+class ReminderService:
+    """Runs reminder cycles for one app, one at a time, and reports mail health."""
+
+    def __init__(self, context, transport=None):
+        self.context = context
+        self.log = DeliveryLog(context.store)
+        self.transport = transport or transport_from_settings(context.settings)
+        self._cycle_lock = threading.Lock()
+        self.last_check: datetime | None = None
+        self.scheduler: dict = {"status": "stopped"}
+        self.mail: dict = {"status": "ok", "backend": self.transport.describe(), "last_error": None,
+                           "failing_since": None, "last_sent_at": None, "outstanding": 0}
+
+    def run_cycle(self, dry_run: bool = False) -> dict:
+        """Run one reminder cycle now; return what was due and how many reminders were sent or failed.
+
+        1. Plan from the key records and the delivery log: each key's current stage per recipient
+           not yet sent, plus every pending or failed delivery still valid; cancel the others.
+        2. On a dry run, stop here and return the plan.
+        3. Group the due reminders into one digest per recipient and build each email.
+        4. Write every due delivery as `pending` (and the cancellations) in one atomic write.
+        5. Send the digests over one transport session (one SMTP connection for the burst).
+        6. Write `sent` or `failed` (error, attempts + 1) in batches, at least once a second and at the end.
+        """
+        with self._cycle_lock:
+            now = self.context.now()
+            settings = self.context.settings
+            known = self.log.by_id()
+            plan = reminders.plan(self.context.registry.keys.all(), known, now,
+                                  thresholds=settings["THRESHOLDS"], repeat_days=settings["EXPIRED_REPEAT_DAYS"],
+                                  notify=settings["NOTIFY"])
+            if dry_run:
+                return {"dry_run": True, "sent": 0, "failed": 0, "messages": 0,
+                        "due": [_describe(reminder, known.get(reminder.delivery_id)) for reminder in plan.due]}
+            digests = reminders.digests(plan.due, plan.keys, now)
+            emails = [(digest, email_message.build(digest, sender=settings["MAIL_FROM"], now=now,
+                                                   public_url=settings["PUBLIC_URL"])) for digest in digests]
+            pending = {reminder.delivery_id: pending_record(reminder, known.get(reminder.delivery_id),
+                                                            message["Message-ID"], now)
+                       for digest, message in emails for reminder in digest.reminders}
+            self.log.save([*pending.values(), *(cancelled_record(r, why, now) for r, why in plan.cancelled)])
+            outcomes = self._send(emails, pending)
+            self.last_check = now
+            self.mail["outstanding"] = sum(1 for r in outcomes if r["status"] == "failed")
+            return {"dry_run": False, "sent": sum(1 for r in outcomes if r["status"] == "sent"),
+                    "failed": self.mail["outstanding"], "messages": len(emails),
+                    "due": [_describe_record(record) for record in outcomes]}
+
+    def _send(self, emails: list, pending: dict) -> list[dict]:
+        outcomes, unsaved = [], []
+        flushed = time.monotonic()
+        with self.transport.session() as send:
+            for digest, message in emails:
+                try:
+                    send(message)
+                    error = None
+                except MailError as failure:
+                    error = str(failure)
+                now = self.context.now()
+                self._note_mail(error, now)
+                records = [outcome_record(pending[r.delivery_id], error, now) for r in digest.reminders]
+                outcomes += records
+                unsaved += records
+                if time.monotonic() - flushed >= FLUSH_SECONDS:
+                    self.log.save(unsaved)
+                    unsaved, flushed = [], time.monotonic()
+        self.log.save(unsaved)
+        return outcomes
+
+    def _note_mail(self, error: str | None, now: datetime) -> None:
+        if error is None:
+            self.mail.update(status="ok", last_error=None, failing_since=None, last_sent_at=format_time(now))
+        else:
+            self.mail.update(status="failing", last_error=error,
+                             failing_since=self.mail["failing_since"] or format_time(now))
+
+    def health(self) -> dict:
+        """Return the reminder part of /healthz: scheduler, mail state and the last check."""
+        return {"scheduler": dict(self.scheduler), "mail": dict(self.mail),
+                "last_check": format_time(self.last_check) if self.last_check else None}
+
+
+def _describe(reminder: reminders.Reminder, previous: Mapping | None) -> dict:
+    return {"delivery_id": reminder.delivery_id, "key_id": reminder.key_id, "expires_at": reminder.expires_at,
+            "stage": reminder.stage, "recipient": reminder.recipient,
+            "status": previous["status"] if previous else "new", "attempts": previous["attempts"] if previous else 0}
+
+
+def _describe_record(record: Mapping) -> dict:
+    return {"delivery_id": record["id"], **{name: record[name] for name in
+            ("key_id", "expires_at", "stage", "recipient", "status", "attempts", "error")}}
+
+
+def install(app) -> ReminderService:
+    """Give an app its reminder service and add its state to /healthz (starts nothing)."""
+    context = app.extensions["scimwatch"]
+    service = ReminderService(context)
+    app.extensions[EXTENSION] = service
+    context.health_reporters.append(service.health)
+    return service
+
+
+def service_for(app) -> ReminderService:
+    """Return the reminder service of an app."""
+    return app.extensions[EXTENSION]

@@ -1,0 +1,144 @@
+"""The reminder email (DESIGN §6): multipart/alternative text + HTML, built from the banner wording and runbook."""
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import quote
+
+from . import banners, runbook
+from .reminders import Digest, DigestItem
+from .times import format_time, parse_time
+
+SEVERITY_LABELS = {"expired": "EXPIRED", "critical": "Critical", "warning": "Warning", "info": "Reminder"}
+SEVERITY_COLOURS = {"expired": "#8b0000", "critical": "#c9372c", "warning": "#b65c02", "info": "#0c66e4"}
+# Anything that could end a header line or confuse a mail client's header parser.
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """Return `value` safe for one header line: line breaks and control characters become one space."""
+    return _HEADER_BREAKS.sub(" ", value).strip()
+
+
+def label(item: DigestItem) -> str:
+    """Return the urgency word of a digest item."""
+    return SEVERITY_LABELS.get(item.severity, "Reminder")
+
+
+def utc_text(moment: datetime) -> str:
+    """Return '2026-12-06 00:00:00 UTC'."""
+    return format_time(moment).replace("T", " ").replace("Z", " UTC")
+
+
+def subject(digest: Digest) -> str:
+    """Return the subject: urgency, what expires when, which directory and org; the rest counted."""
+    first = digest.items[0]
+    text = f"{label(first)}: {_title(first)} – {banners.directory_label(first.key)}"
+    others = len(digest.items) - 1
+    if others:
+        text += f" (and {others} more key{'s' if others != 1 else ''})"
+    return header_text(text)
+
+
+def _title(item: DigestItem) -> str:
+    return banners.title(item.key, item.days_left, item.severity or "info")
+
+
+def key_url(public_url: str, key_id: str) -> str | None:
+    """Return the key's address in scimwatch, when the server's public URL is known."""
+    return f"{public_url}/api/v1/keys/{quote(key_id, safe='')}" if public_url else None
+
+
+def _facts(item: DigestItem, public_url: str) -> dict:
+    key = item.key
+    expires_at = parse_time(key["expires_at"])
+    return {
+        "label": label(item),
+        "severity": item.severity or "info",
+        "title": _title(item),
+        "message": banners.message(key, expires_at, item.severity or "info"),
+        "expires": utc_text(expires_at),
+        "identity_provider": runbook.identity_provider(key.get("identity_provider", "other")).name,
+        "steps": runbook.rotation_steps(key),
+        "docs_url": runbook.docs_url(key.get("kind", "scim")),
+        "org_url": runbook.org_url(key["org_id"]),
+        "key_url": key_url(public_url, key["id"]),
+    }
+
+
+def _intro(digest: Digest) -> str:
+    count = len(digest.items)
+    return f"{count} Atlassian key{'s need' if count != 1 else ' needs'} rotating, most urgent first."
+
+
+FOOTER = ("You get this from scimwatch because your address is on these keys' notify lists or in "
+          "SCIMWATCH_NOTIFY. Each reminder stage is sent once; recording the rotation in scimwatch "
+          "re-arms the reminders for the new expiry date.")
+
+
+def text_body(digest: Digest, public_url: str = "") -> str:
+    """Return the plain-text part."""
+    lines = [_intro(digest), ""]
+    for number, item in enumerate(digest.items, 1):
+        facts = _facts(item, public_url)
+        lines += [f"{number}. {facts['label'].upper()}: {facts['title']}",
+                  f"   {banners.directory_label(item.key)}", "",
+                  f"   {facts['message']}",
+                  f"   Expires at: {facts['expires']}",
+                  f"   Identity provider: {facts['identity_provider']}", "",
+                  "   How to rotate it with the least downtime:"]
+        lines += [f"   {step_number}) {step}" for step_number, step in enumerate(facts["steps"], 1)]
+        lines += ["", f"   Atlassian's instructions: {facts['docs_url']}",
+                  f"   Open the org in Atlassian Administration: {facts['org_url']}"]
+        if facts["key_url"]:
+            lines.append(f"   This key in scimwatch: {facts['key_url']}")
+        lines.append("")
+    lines += ["-- ", FOOTER]
+    return "\n".join(lines) + "\n"
+
+
+def html_body(digest: Digest, public_url: str = "") -> str:
+    """Return the HTML part; every value from users is escaped."""
+    e = html.escape
+    parts = ['<!DOCTYPE html><html><body style="font-family:sans-serif;line-height:1.4;max-width:42em">',
+             f"<p>{e(_intro(digest))}</p>"]
+    for item in digest.items:
+        facts = _facts(item, public_url)
+        colour = SEVERITY_COLOURS[facts["severity"]]
+        parts += [f'<div style="border-left:4px solid {colour};padding:0 1em;margin:1.5em 0">',
+                  f'<h2 style="font-size:1.1em"><span style="color:{colour}">{e(facts["label"])}:</span> '
+                  f"{e(facts['title'])}</h2>",
+                  f"<p><strong>{e(banners.directory_label(item.key))}</strong></p>",
+                  f"<p>{e(facts['message'])}</p>",
+                  f"<p>Expires at: <strong>{e(facts['expires'])}</strong><br>"
+                  f"Identity provider: {e(facts['identity_provider'])}</p>",
+                  "<p>How to rotate it with the least downtime:</p><ol>",
+                  *(f"<li>{e(step)}</li>" for step in facts["steps"]),
+                  "</ol><p>",
+                  f'<a href="{e(facts["docs_url"])}">Atlassian\'s instructions</a> · '
+                  f'<a href="{e(facts["org_url"])}">Open the org in Atlassian Administration</a>']
+        if facts["key_url"]:
+            parts.append(f' · <a href="{e(facts["key_url"])}">This key in scimwatch</a>')
+        parts.append("</p></div>")
+    parts += [f'<p style="color:#555;font-size:0.9em">{e(FOOTER)}</p></body></html>']
+    return "\n".join(parts) + "\n"
+
+
+def build(digest: Digest, *, sender: str, now: datetime, public_url: str = "") -> EmailMessage:
+    """Return the digest email for one recipient, with its own Message-ID and Date."""
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = header_text(sender)
+    message["To"] = header_text(digest.recipient)
+    message["Subject"] = subject(digest)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@{header_text(sender.rpartition('@')[2]) or 'scimwatch'}>"
+    # RFC 3834: an automatic message; stops out-of-office replies and loops.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text_body(digest, public_url))
+    message.add_alternative(html_body(digest, public_url), subtype="html")
+    return message

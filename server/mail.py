@@ -1,0 +1,168 @@
+"""Mail transports: the outbox folder and SMTP through yagmail. The only module that imports yagmail.
+
+A transport opens one session per reminder cycle (one SMTP connection for the whole burst) and
+sends already-built messages; a message that does not go raises MailError with the reason.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import smtplib
+import ssl
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Callable, Iterator
+
+import yagmail
+
+SMTP_TIMEOUT_SECONDS = 30
+OUTBOX_FOLDER = "outbox"
+
+Send = Callable[[EmailMessage], None]
+
+
+class MailError(Exception):
+    """A message was not delivered; the text says why."""
+
+
+class Outbox:
+    """Writes each message as one .eml file in a folder, atomically (temp file, fsync, rename)."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def describe(self) -> str:
+        return f"outbox {self.folder}"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Send]:
+        """Yield a function that files one message."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MailError(f"cannot create outbox folder {self.folder}: {error.strerror}") from None
+        yield self._file
+
+    def _file(self, message: EmailMessage) -> None:
+        # Time first so a folder listing reads in sending order.
+        name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:12]}.eml"
+        final = self.folder / name
+        temp = self.folder / f".{name}.tmp"
+        try:
+            with open(temp, "xb") as handle:
+                handle.write(message.as_bytes())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, final)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise MailError(f"cannot write {final}: {error.strerror}") from None
+
+
+class Smtp:
+    """Sends over SMTP with yagmail: explicit host, port, TLS mode and login, a verifying TLS context."""
+
+    name = "smtp"
+
+    def __init__(self, *, host: str, port: int, security: str, user: str, password: str, sender: str,
+                 timeout: float = SMTP_TIMEOUT_SECONDS):
+        self.host, self.port, self.security = host, port, security
+        self.user, self.password, self.sender, self.timeout = user, password, sender, timeout
+
+    def describe(self) -> str:
+        return f"smtp {self.host}:{self.port} ({self.security})"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Send]:
+        """Yield a function that sends one message; one connection serves the whole session."""
+        connection = _Connection(self)
+        try:
+            yield connection.send
+        finally:
+            connection.close()
+
+    def client(self) -> yagmail.SMTP:
+        """Return a yagmail client configured so it never prompts and never assumes Gmail."""
+        context = ssl.create_default_context()
+        extra = {"context": context} if self.security == "ssl" else {}
+        client = yagmail.SMTP(
+            user=self.user or self.sender, password=self.password, host=self.host, port=self.port,
+            smtp_ssl=self.security == "ssl",
+            smtp_starttls={"context": context} if self.security == "starttls" else False,
+            smtp_skip_login=not self.user, soft_email_validation=False, timeout=self.timeout, **extra)
+        # yagmail turns a login name without @ into name@gmail.com; log in with exactly what was configured.
+        client.user = self.user
+        client.set_logging(None)
+        return client
+
+
+class _Connection:
+    """One lazily opened SMTP connection; after a failed connect, the rest of the session fails fast."""
+
+    def __init__(self, transport: Smtp):
+        self.transport = transport
+        self.client: yagmail.SMTP | None = None
+        self.unreachable: str | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.unreachable:
+            raise MailError(f"not attempted: {self.unreachable}")
+        if self.client is None:
+            self._connect()
+        try:
+            # Our own multipart message over yagmail's connection; yagmail's send() would rebuild the
+            # message and, after a dropped connection, sleep and retry inside the cycle.
+            refused = self.client.smtp.sendmail(self.transport.sender, [message["To"]], message.as_bytes())
+        except smtplib.SMTPResponseException as error:
+            raise MailError(_reply_text(error.smtp_code, error.smtp_error)) from None
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            raise MailError(_reply_text(code, reply)) from None
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise MailError(f"the connection to {self.transport.describe()} failed: {error}") from None
+        if refused:
+            raise MailError(f"the server refused {', '.join(refused)}")
+
+    def _connect(self) -> None:
+        client = self.transport.client()
+        try:
+            client.login()
+        except smtplib.SMTPAuthenticationError as error:
+            self.unreachable = f"login to {self.transport.describe()} failed: {_reply_text(error.smtp_code, error.smtp_error)}"
+        except ssl.SSLError as error:
+            self.unreachable = f"TLS with {self.transport.describe()} failed: {getattr(error, 'verify_message', None) or error.reason or error}"
+        except (smtplib.SMTPException, OSError) as error:
+            self.unreachable = f"cannot connect to {self.transport.describe()}: {error}"
+        if self.unreachable:
+            with contextlib.suppress(Exception):
+                client.smtp.close()
+            raise MailError(self.unreachable)
+        self.client = client
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.client.smtp.quit()
+            with contextlib.suppress(OSError):
+                self.client.smtp.close()
+            self.client.is_closed = True
+            self.client = None
+
+
+def _reply_text(code: int, reply) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"the server answered {code} {text}"
+
+
+def transport_from_settings(settings: dict):
+    """Return the transport the settings ask for (MAIL_BACKEND outbox or smtp)."""
+    if settings["MAIL_BACKEND"] == "smtp":
+        return Smtp(host=settings["SMTP_HOST"], port=settings["SMTP_PORT"], security=settings["SMTP_SECURITY"],
+                    user=settings["SMTP_USER"], password=settings["SMTP_PASSWORD"], sender=settings["MAIL_FROM"])
+    return Outbox(Path(settings["DATA_DIR"]) / OUTBOX_FOLDER)

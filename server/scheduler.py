@@ -1,0 +1,60 @@
+"""The reminder loop: a `schedule` job in a thread of the server process, started only by `serve`."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+import schedule
+
+from . import deliveries, serve
+from .times import format_time, utcnow
+
+log = logging.getLogger(__name__)
+# `schedule` reads the wall clock; waking at least this often notices a clock change (stop wakes it at once).
+MAX_IDLE_SECONDS = 60.0
+
+
+def run_guarded(job: Callable[[], object]) -> None:
+    """Run one job; log an exception instead of letting it end the loop (it escapes run_pending)."""
+    try:
+        job()
+    except Exception:
+        log.exception("reminder cycle failed; the next one runs on schedule")
+
+
+def start(app) -> Callable[[], None]:
+    """Run a reminder cycle now and every SCIMWATCH_CHECK_MINUTES; return a stop that waits for the cycle."""
+    service = deliveries.service_for(app)
+    minutes = app.extensions["scimwatch"].settings["CHECK_MINUTES"]
+    timetable = schedule.Scheduler()
+    stopping = threading.Event()
+
+    def cycle():
+        report = service.run_cycle()
+        if report["messages"]:
+            log.info("reminders: %d sent, %d failed in %d emails", report["sent"], report["failed"], report["messages"])
+
+    def loop():
+        # A server that was down catches up at once rather than one interval later.
+        run_guarded(cycle)
+        while not stopping.is_set():
+            timetable.run_pending()
+            service.scheduler["next_check"] = format_time(timetable.next_run.astimezone()) if timetable.next_run else None
+            stopping.wait(min(MAX_IDLE_SECONDS, max(timetable.idle_seconds or 0, 0)))
+
+    timetable.every(minutes).minutes.do(run_guarded, cycle)
+    thread = threading.Thread(target=loop, name="scimwatch-reminders", daemon=True)
+    service.scheduler = {"status": "running", "every_minutes": minutes, "started_at": format_time(utcnow())}
+    thread.start()
+
+    def stop():
+        stopping.set()
+        thread.join()
+        service.scheduler = {"status": "stopped", "every_minutes": minutes}
+
+    return stop
+
+
+if start not in serve.BACKGROUND_SERVICES:
+    serve.BACKGROUND_SERVICES.append(start)
