@@ -1,0 +1,133 @@
+"""The reminder email as a mail client sees it: structure, wording, links, escaping, header safety."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from html.parser import HTMLParser
+
+from server import email_message, reminders
+from server.times import format_time
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+
+
+def digest_for(*keys, recipient="admin@example.com"):
+    keys = [{"id": f"key-{n}", "org_id": "org-1", "notify": [recipient], **k} for n, k in enumerate(keys)]
+    plan = reminders.plan(keys, {}, NOW)
+    [digest] = reminders.digests(plan.due, plan.keys, NOW)
+    return digest
+
+
+def expiring(days, **fields):
+    return {"expires_at": format_time(NOW + timedelta(days=days)), **fields}
+
+
+def received(digest, public_url=""):
+    """Build, serialise and parse the email as the receiving side would."""
+    built = email_message.build(digest, sender="scimwatch@example.com", now=NOW, public_url=public_url)
+    return message_from_bytes(built.as_bytes(), policy=policy.default)
+
+
+class LinkParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_the_email_is_multipart_alternative_with_text_and_html_and_its_own_ids():
+    message = received(digest_for(expiring(6, directory_name="Okta EU", org_name="Acme")))
+    assert message.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message["Message-ID"].endswith("@example.com>") and message["Date"] == "Sun, 29 Nov 2026 09:00:00 +0000"
+    assert message["From"] == "scimwatch@example.com" and message["To"] == "admin@example.com"
+    assert message["Auto-Submitted"] == "auto-generated"
+
+
+def test_every_email_gets_a_different_message_id():
+    digest = digest_for(expiring(6))
+    assert received(digest)["Message-ID"] != received(digest)["Message-ID"]
+
+
+def test_the_subject_says_how_urgent_which_directory_and_org_and_days_left():
+    message = received(digest_for(expiring(6, directory_name="Okta EU", org_name="Acme")))
+    assert message["Subject"] == "Warning: SCIM API key expires in 6 days – Okta EU (Acme)"
+
+
+def test_the_text_says_what_stops_working_when_in_utc_and_the_identity_providers_steps():
+    message = received(digest_for(expiring(6, directory_name="Okta EU", org_name="Acme", identity_provider="entra")))
+    text = message.get_body(("plain",)).get_content()
+    assert "can no longer provision or deprovision users, so leavers would keep access" in text
+    assert "Expires at: 2026-12-05 09:00:00 UTC" in text
+    assert "Identity provider: Microsoft Entra ID" in text
+    assert "1) Before you start, open Entra admin center" in text
+    assert "paste the new key into Secret Token, click Test Connection, then Save" in text
+    assert "Restart provisioning" in text
+
+
+def test_the_links_go_to_atlassians_docs_the_org_and_with_a_public_url_the_key_in_scimwatch():
+    message = received(digest_for(expiring(2, org_id="0a1b-2c3d")), public_url="https://scimwatch.example.com")
+    parser = LinkParser()
+    parser.feed(message.get_body(("html",)).get_content())
+    assert parser.links == [
+        "https://support.atlassian.com/provisioning-users/docs/manage-scim-api-key-expiration/",
+        "https://admin.atlassian.com/o/0a1b-2c3d/overview",
+        "https://scimwatch.example.com/api/v1/keys/key-0"]
+    text = message.get_body(("plain",)).get_content()
+    assert all(link in text for link in parser.links)
+
+
+def test_without_a_public_url_there_is_no_link_into_scimwatch():
+    message = received(digest_for(expiring(2)))
+    assert "This key in scimwatch" not in message.get_body(("plain",)).get_content()
+
+
+def test_names_from_users_are_escaped_in_html():
+    hostile = '<script>alert("x")</script> & <a href="https://evil.example">'
+    message = received(digest_for(expiring(2, directory_name=hostile, org_name="<b>Org</b>")))
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "evil.example\">" not in html
+    parser = LinkParser()
+    parser.feed(html)
+    assert "https://evil.example" not in parser.links
+    assert f"{hostile} (<b>Org</b>)" in "".join(parser.text)
+
+
+def test_a_line_break_in_a_name_cannot_add_or_change_headers():
+    digest = digest_for(expiring(2, directory_name="Dir\r\nBcc: victim@example.com\r\nSubject: free money"))
+    built = email_message.build(digest, sender="scimwatch@example.com", now=NOW)
+    raw = built.as_bytes()
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Bcc"] is None and len(message.get_all("Subject")) == 1
+    assert message["Subject"] == ("Critical: SCIM API key expires in 2 days – Dir Bcc: victim@example.com "
+                                  "Subject: free money (org-1)")
+    headers = raw.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nBcc:" not in headers
+
+
+def test_an_expired_key_says_provisioning_has_stopped():
+    message = received(digest_for(expiring(-2, directory_name="Okta EU", org_name="Acme")))
+    assert message["Subject"] == "EXPIRED: SCIM API key has expired – Okta EU (Acme)"
+    assert "Provisioning and deprovisioning have stopped" in message.get_body(("plain",)).get_content()
+
+
+def test_a_digest_names_the_most_urgent_key_and_counts_the_rest():
+    message = received(digest_for(expiring(20, directory_name="B"), expiring(1, directory_name="A"),
+                                  expiring(10, directory_name="C")))
+    assert message["Subject"] == "Critical: SCIM API key expires in 1 day – A (org-1) (and 2 more keys)"
+    text = message.get_body(("plain",)).get_content()
+    assert text.startswith("3 Atlassian keys need rotating, most urgent first.")
+    assert text.index("1. CRITICAL") < text.index("2. WARNING") < text.index("3. REMINDER")
+
+
+def test_admin_api_keys_get_their_own_steps_and_docs():
+    message = received(digest_for(expiring(5, kind="admin_api_key", label="CI sync")))
+    text = message.get_body(("plain",)).get_content()
+    assert message["Subject"] == "Warning: Admin API key expires in 5 days – CI sync (org-1)"
+    assert "Settings → API keys" in text and "manage-an-organization-with-the-admin-apis" in text

@@ -1,0 +1,72 @@
+"""Reminder planning without Flask, TinyDB or SMTP: which reminders are due and how digests are grouped."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from server import reminders
+from server.times import format_time
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+
+
+def key(key_id, days, notify=("admin@example.com",), **fields):
+    return {"id": key_id, "org_id": "org-1", "expires_at": format_time(NOW + timedelta(days=days)),
+            "notify": list(notify), **fields}
+
+
+def sent(reminder, status="sent"):
+    return {"id": reminder.delivery_id, "key_id": reminder.key_id, "expires_at": reminder.expires_at,
+            "stage": reminder.stage, "recipient": reminder.recipient, "status": status, "attempts": 1}
+
+
+def test_only_the_current_stage_of_each_key_is_due():
+    plan = reminders.plan([key("a", 5), key("b", 29), key("c", 31), key("d", -1)], {}, NOW)
+    assert sorted((r.key_id, r.stage) for r in plan.due) == [("a", "7d"), ("b", "30d"), ("d", "expired")]
+
+
+def test_a_reminder_already_sent_is_not_due_again_but_a_failed_one_is():
+    first = reminders.plan([key("a", 5), key("b", 2)], {}, NOW).due
+    log = {first[0].delivery_id: sent(first[0]), first[1].delivery_id: sent(first[1], "failed")}
+    assert [r.key_id for r in reminders.plan([key("a", 5), key("b", 2)], log, NOW).due] == ["b"]
+
+
+def test_a_new_expiry_date_makes_every_stage_due_again():
+    [before] = reminders.plan([key("a", 5)], {}, NOW).due
+    [after] = reminders.plan([key("a", 5.5)], {before.delivery_id: sent(before)}, NOW).due
+    assert after.stage == "7d" and after.delivery_id != before.delivery_id
+
+
+def test_recipients_are_the_keys_addresses_then_the_global_ones_without_case_duplicates():
+    record = key("a", 5, notify=["Admin@Example.com", "team@example.com"])
+    assert reminders.recipients(record, ["ADMIN@example.com", "ops@example.com"]) == [
+        "Admin@Example.com", "team@example.com", "ops@example.com"]
+
+
+def test_an_outstanding_reminder_for_a_deleted_key_is_cancelled_with_the_reason():
+    [reminder] = reminders.plan([key("a", 5)], {}, NOW).due
+    plan = reminders.plan([], {reminder.delivery_id: sent(reminder, "failed")}, NOW)
+    assert plan.due == [] and [reason for _, reason in plan.cancelled] == ["the key was deleted"]
+
+
+def test_an_outstanding_reminder_for_a_removed_address_is_cancelled():
+    [reminder] = reminders.plan([key("a", 5)], {}, NOW).due
+    plan = reminders.plan([key("a", 5, notify=["new@example.com"])], {reminder.delivery_id: sent(reminder, "failed")},
+                          NOW)
+    assert [r.recipient for r in plan.due] == ["new@example.com"]
+    assert [reason for _, reason in plan.cancelled] == ["the address no longer receives this key's reminders"]
+
+
+def test_a_digest_lists_expired_keys_first_then_by_soonest_expiry():
+    keys = [key("later", 10), key("soon", 2), key("expired", -3), key("info", 29)]
+    plan = reminders.plan(keys, {}, NOW)
+    [digest] = reminders.digests(plan.due, plan.keys, NOW)
+    assert [item.key["id"] for item in digest.items] == ["expired", "soon", "later", "info"]
+    assert [item.severity for item in digest.items] == ["expired", "critical", "warning", "info"]
+
+
+def test_one_digest_per_recipient_whatever_the_address_case():
+    keys = [key("a", 2, notify=["Admin@example.com"]), key("b", 5, notify=["admin@EXAMPLE.com", "x@example.com"])]
+    plan = reminders.plan(keys, {}, NOW)
+    digests = reminders.digests(plan.due, plan.keys, NOW)
+    assert [(d.recipient, [i.key["id"] for i in d.items]) for d in digests] == [
+        ("Admin@example.com", ["a", "b"]), ("x@example.com", ["b"])]
