@@ -1,0 +1,120 @@
+"""docs/openapi.json describes the real API: every route and no other, and real answers match its schemas."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from conftest import ADMIN_TOKEN
+from server import create_app
+
+SPEC = json.loads((Path(__file__).resolve().parent.parent / "docs" / "openapi.json").read_text(encoding="utf-8"))
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# Flask adds /static/<path:filename> by default although server/static does not exist; it answers only 404s.
+NOT_API = {"static"}
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """Return (method, OpenAPI path) for every route of the app."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in NOT_API:
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        routes |= {(method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    return routes
+
+
+def documented_routes() -> set[tuple[str, str]]:
+    """Return (method, path) for every operation in the document."""
+    return {(method, path) for path, item in SPEC["paths"].items() for method in item if method != "parameters"}
+
+
+@pytest.fixture
+def api(data_dir):
+    """A test client over an app with a pinned clock."""
+    app = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": lambda: NOW})
+    yield app
+    app.extensions["scimwatch"].close()
+
+
+def test_the_document_is_valid_openapi():
+    validate(SPEC)
+
+
+def test_every_route_is_described_and_every_description_is_a_route(api):
+    assert app_routes(api) == documented_routes()
+
+
+def test_path_parameters_are_described_by_name(api):
+    for path, item in SPEC["paths"].items():
+        named = set(re.findall(r"{(\w+)}", path))
+        described = {p["name"] for p in item.get("parameters", []) if p["in"] == "path"}
+        assert named == described, path
+
+
+def check(response, method: str, path: str, exercised: set) -> None:
+    """Assert the status is documented for the operation and the body matches its schema."""
+    operation = SPEC["paths"][path][method]
+    exercised.add(operation["operationId"])
+    documented = operation["responses"].get(str(response.status_code))
+    assert documented, f"{method.upper()} {path} answered {response.status_code}, which is not documented"
+    content = documented.get("content", {})
+    if "application/json" in content:
+        assert response.mimetype == "application/json"
+        schema = {**content["application/json"]["schema"], "components": SPEC["components"]}
+        errors = [error.message for error in Draft202012Validator(schema).iter_errors(response.get_json())]
+        assert errors == [], f"{method.upper()} {path}: {errors}"
+    elif content:
+        assert response.mimetype in content
+    else:
+        assert response.get_data() == b""
+
+
+def test_real_answers_match_the_documented_schemas(api):
+    client, exercised = api.test_client(), set()
+    operations = {operation["operationId"] for item in SPEC["paths"].values()
+                  for name, operation in item.items() if name != "parameters"}
+    created = []
+    for days, provider in ((-2, "okta"), (2, "entra"), (10, "jumpcloud"), (25, "google"), (200, "other")):
+        response = client.post("/api/v1/keys", headers=ADMIN, json={
+            "org_id": "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f", "org_name": "Acme", "directory_id": f"dir-{days}",
+            "directory_name": "Staff", "identity_provider": provider, "notify": ["it@example.com"],
+            "thresholds": [30, 7], "expires_at": (NOW + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        check(response, "post", "/api/v1/keys", exercised)
+        created.append(response.get_json()["id"])
+    key = "/api/v1/keys/{key_id}"
+    answers = [
+        ("get", "/healthz", client.get("/healthz")),
+        ("get", "/widget/scim-banner.js", client.get("/widget/scim-banner.js")),
+        ("get", "/api/v1/keys", client.get("/api/v1/keys", headers=ADMIN)),
+        ("get", "/api/v1/keys", client.get("/api/v1/keys?org_id=x", headers=ADMIN)),
+        ("get", "/api/v1/keys", client.get("/api/v1/keys")),
+        ("post", "/api/v1/keys", client.post("/api/v1/keys", headers=ADMIN, json={"org_id": "x", "api_key": "s"})),
+        ("post", "/api/v1/keys", client.post("/api/v1/keys", headers=ADMIN, data="x", content_type="text/plain")),
+        ("get", key, client.get(f"/api/v1/keys/{created[0]}", headers=ADMIN)),
+        ("get", key, client.get("/api/v1/keys/nope", headers=ADMIN)),
+        ("patch", key, client.patch(f"/api/v1/keys/{created[1]}", headers=ADMIN, json={"label": "x", "notes": None})),
+        ("post", key + "/rotate", client.post(f"/api/v1/keys/{created[2]}/rotate", headers=ADMIN)),
+        ("post", key + "/rotate", client.post(f"/api/v1/keys/{created[3]}/rotate", headers=ADMIN,
+                                              json={"rotated_at": "2026-11-28", "expires_at": "2027-11-28"})),
+        ("get", "/api/v1/banners", client.get("/api/v1/banners", headers=ADMIN)),
+        ("post", "/api/v1/reminders/run", client.post("/api/v1/reminders/run?dry_run=true", headers=ADMIN)),
+        ("post", "/api/v1/reminders/run", client.post("/api/v1/reminders/run", headers=ADMIN)),
+        ("post", "/api/v1/reminders/run", client.post("/api/v1/reminders/run?dry_run=maybe", headers=ADMIN)),
+        ("get", "/api/v1/deliveries", client.get("/api/v1/deliveries", headers=ADMIN)),
+        ("get", "/api/v1/deliveries", client.get(f"/api/v1/deliveries?key_id={created[0]}", headers=ADMIN)),
+        ("delete", key, client.delete(f"/api/v1/keys/{created[4]}", headers=ADMIN)),
+        ("delete", key, client.delete(f"/api/v1/keys/{created[4]}", headers=ADMIN)),
+    ]
+    for method, path, response in answers:
+        check(response, method, path, exercised)
+    assert len(client.get("/api/v1/banners", headers=ADMIN).get_json()["banners"]) >= 2
+    assert client.get("/api/v1/deliveries", headers=ADMIN).get_json()["deliveries"]
+    assert exercised == operations
