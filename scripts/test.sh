@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Install everything the tests need (pip packages, Debian's chromium), then run every test.
+# Install everything the tests need (pip packages, Debian's chromium, web-ext), then run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
-
-if [ ! -x /usr/bin/chromium ]; then
-  sudo_cmd=""
+apt_install() {
+  local sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
-fi
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
+}
+
+python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+[ -x /usr/bin/chromium ] || apt_install chromium
+command -v npm >/dev/null || apt_install nodejs npm
+# The extension's lint test runs web-ext, pinned in extension/package-lock.json.
+npm ci --prefix extension --no-audit --no-fund --loglevel=error
 
 python3 -m pytest "$@"

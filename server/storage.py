@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from tinydb import TinyDB
+from tinydb.table import Document
 from tinydb.storages import Storage
 
 DATA_FILE = "scimwatch.json"
@@ -86,8 +87,9 @@ class AtomicJSONStorage(Storage):
         return self._pending if self._pending is not None else self._data
 
     def read(self):
-        # TinyDB updates documents in place, so hand it copies: a failed write must leave ours intact.
-        return {name: {doc_id: dict(doc) for doc_id, doc in table.items()} for name, table in self.tables().items()}
+        # TinyDB rebuilds a table's dict on every write and assigns it into the dict we return, so a
+        # shallow copy keeps ours intact. Only Table.update mutates documents in place; Collection never calls it.
+        return dict(self.tables())
 
     def write(self, data) -> None:
         if self.deferred:
@@ -99,8 +101,10 @@ class AtomicJSONStorage(Storage):
         """Write `data` to a temp file, fsync it, rename it over the data file and fsync the folder."""
         temp = self.path.with_name(self.path.name + ".tmp")
         try:
+            # One dumps call runs the C encoder in a single pass; json.dump would stream in Python.
+            text = json.dumps(data, separators=(",", ":"))
             with open(temp, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, self.path)
@@ -146,8 +150,11 @@ class Collection:
         return self._snapshot
 
     def _changed(self) -> None:
-        self._snapshot = None
         self._store._generation += 1
+
+    def _forget(self) -> None:
+        self._snapshot = None
+        self._changed()
 
     def all(self) -> list:
         """Return every document, frozen."""
@@ -168,44 +175,24 @@ class Collection:
         with self._store.write_lock():
             if document["id"] in self._index():
                 raise StorageError(f"a document with id {document['id']} already exists in {self._name}")
-            self._table.insert(thaw(document))
+            self._doc_ids[document["id"]] = self._table.insert(thaw(document))
+            # Update the snapshot in place: refreezing every document would make each write O(n).
+            self._snapshot[document["id"]] = freeze(document)
             self._changed()
 
     def replace(self, document: dict) -> bool:
         """Replace the stored document with the same id; return False if there is none."""
-        new = thaw(document)
-
-        def swap(stored):
-            stored.clear()
-            stored.update(new)
-
-        with self._store.write_lock():
-            self._index()
-            if document["id"] not in self._doc_ids:
-                return False
-            self._table.update(swap, doc_ids=[self._doc_ids[document["id"]]])
-            self._changed()
-            return True
-
-    def put_many(self, documents) -> None:
-        """Insert or replace many documents by `id` in one atomic file write."""
-        incoming = {document["id"]: thaw(document) for document in documents}
-
-        def swap(stored):
-            replacement = incoming[stored["id"]]
-            stored.clear()
-            stored.update(replacement)
-
-        # One TinyDB operation re-reads every table, so one call per document would cost O(n²).
         with self._store.batch():
             self._index()
-            fresh = [document for doc_id, document in incoming.items() if doc_id not in self._doc_ids]
-            existing = [self._doc_ids[doc_id] for doc_id in incoming if doc_id in self._doc_ids]
-            if fresh:
-                self._table.insert_multiple(fresh)
-            if existing:
-                self._table.update(swap, doc_ids=existing)
+            doc_id = self._doc_ids.get(document["id"])
+            if doc_id is None:
+                return False
+            # Remove and re-insert under the same doc id: TinyDB's update would mutate the cached document.
+            self._table.remove(doc_ids=[doc_id])
+            self._table.insert(Document(thaw(document), doc_id=doc_id))
+            self._snapshot[document["id"]] = freeze(document)
             self._changed()
+            return True
 
     def remove(self, doc_id: str) -> bool:
         """Delete a document by id; return False if there was none."""
@@ -213,7 +200,8 @@ class Collection:
             self._index()
             if doc_id not in self._doc_ids:
                 return False
-            self._table.remove(doc_ids=[self._doc_ids[doc_id]])
+            self._table.remove(doc_ids=[self._doc_ids.pop(doc_id)])
+            del self._snapshot[doc_id]
             self._changed()
             return True
 
@@ -289,7 +277,7 @@ class Store:
 
     def _forget_snapshots(self) -> None:
         for collection in self._collections.values():
-            collection._changed()
+            collection._forget()
 
     def _take_folder_lock(self) -> None:
         path = self.data_dir / LOCK_FILE
