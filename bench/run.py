@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from . import banner_load, crash, footprint, writes
+from . import banner_load, crash, footprint, mail_faults, writes
 from .serving import ROOT
 from .table import Row, render
 
@@ -20,6 +20,8 @@ SUITES = {
     "writes": (lambda quick: writes.run(sizes=(1_000, 10_000) if quick else writes.SIZES, samples=10 if quick else 30)),
     "footprint": (lambda quick: footprint.run(starts=1 if quick else 3)),
     "crash": (lambda quick: crash.run(trials=10 if quick else 50)),
+    "mail-faults": (lambda quick: mail_faults.run(cycles=20 if quick else 100)
+                    + mail_faults.crash_run(trials=2 if quick else 5)),
 }
 
 
