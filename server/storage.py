@@ -194,6 +194,22 @@ class Collection:
             self._changed()
             return True
 
+    def put_many(self, documents) -> None:
+        """Insert or replace many documents by `id` in one atomic file write."""
+        incoming = {document["id"]: document for document in documents}
+        # One TinyDB operation re-reads every table, so one call per document would cost O(n²).
+        with self._store.batch():
+            self._index()
+            existing = [self._doc_ids[doc_id] for doc_id in incoming if doc_id in self._doc_ids]
+            if existing:
+                self._table.remove(doc_ids=existing)
+            # Replaced documents keep their doc ids; new ones get fresh ones from TinyDB.
+            self._table.insert_multiple(
+                Document(thaw(document), doc_id=self._doc_ids[doc_id]) if doc_id in self._doc_ids
+                else thaw(document) for doc_id, document in incoming.items())
+            self._snapshot = None
+            self._changed()
+
     def remove(self, doc_id: str) -> bool:
         """Delete a document by id; return False if there was none."""
         with self._store.write_lock():
