@@ -80,9 +80,9 @@ class ReminderService:
         1. Plan from the key records and the delivery log: each key's current stage per recipient
            not yet sent, plus every pending or failed delivery still valid; cancel the others.
         2. On a dry run, stop here and return the plan.
-        3. Group the due reminders into one digest per recipient and build each email.
+        3. Group the due reminders into one digest per recipient, each with its Message-ID.
         4. Write every due delivery as `pending` (and the cancellations) in one atomic write.
-        5. Send the digests over one transport session (one SMTP connection for the burst).
+        5. Build and send each digest over one transport session (one SMTP connection for the burst).
         6. Write `sent` or `failed` (error, attempts + 1) in batches, at least once a second and at the end.
         """
         with self._cycle_lock:
@@ -95,33 +95,33 @@ class ReminderService:
             if dry_run:
                 return {"dry_run": True, "sent": 0, "failed": 0, "messages": 0,
                         "due": [_describe(reminder, known.get(reminder.delivery_id)) for reminder in plan.due]}
-            digests = reminders.digests(plan.due, plan.keys, now)
-            emails = [(digest, email_message.build(digest, sender=settings["MAIL_FROM"], now=now,
-                                                   public_url=settings["PUBLIC_URL"])) for digest in digests]
-            pending = {reminder.delivery_id: pending_record(reminder, known.get(reminder.delivery_id),
-                                                            message["Message-ID"], now)
-                       for digest, message in emails for reminder in digest.reminders}
+            digests = [(digest, email_message.new_message_id(settings["MAIL_FROM"]))
+                       for digest in reminders.digests(plan.due, plan.keys, now)]
+            pending = {reminder.delivery_id: pending_record(reminder, known.get(reminder.delivery_id), message_id, now)
+                       for digest, message_id in digests for reminder in digest.reminders}
             self.log.save([*pending.values(), *(cancelled_record(r, why, now) for r, why in plan.cancelled)])
-            outcomes = self._send(emails, pending)
+            outcomes = self._send(digests, pending, now)
             self.last_check = now
             self.mail["outstanding"] = sum(1 for r in outcomes if r["status"] == "failed")
             return {"dry_run": False, "sent": sum(1 for r in outcomes if r["status"] == "sent"),
-                    "failed": self.mail["outstanding"], "messages": len(emails),
+                    "failed": self.mail["outstanding"], "messages": len(digests),
                     "due": [_describe_record(record) for record in outcomes]}
 
-    def _send(self, emails: list, pending: dict) -> list[dict]:
+    def _send(self, digests: list, pending: dict, now: datetime) -> list[dict]:
+        settings = self.context.settings
         outcomes, unsaved = [], []
         flushed = time.monotonic()
         with self.transport.session() as send:
-            for digest, message in emails:
+            for digest, message_id in digests:
                 try:
-                    send(message)
+                    send(email_message.build(digest, sender=settings["MAIL_FROM"], now=now, message_id=message_id,
+                                             public_url=settings["PUBLIC_URL"]))
                     error = None
                 except MailError as failure:
                     error = str(failure)
-                now = self.context.now()
-                self._note_mail(error, now)
-                records = [outcome_record(pending[r.delivery_id], error, now) for r in digest.reminders]
+                finished = self.context.now()
+                self._note_mail(error, finished)
+                records = [outcome_record(pending[r.delivery_id], error, finished) for r in digest.reminders]
                 outcomes += records
                 unsaved += records
                 if time.monotonic() - flushed >= FLUSH_SECONDS:

@@ -11,16 +11,17 @@ import smtplib
 import ssl
 import time
 import uuid
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Callable, Iterator
 
 import yagmail
 
+from .email_message import Email
+
 SMTP_TIMEOUT_SECONDS = 30
 OUTBOX_FOLDER = "outbox"
 
-Send = Callable[[EmailMessage], None]
+Send = Callable[[Email], None]
 
 
 class MailError(Exception):
@@ -41,20 +42,17 @@ class Outbox:
     @contextlib.contextmanager
     def session(self) -> Iterator[Send]:
         """Yield a function that files one message."""
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise MailError(f"cannot create outbox folder {self.folder}: {error.strerror}") from None
         yield self._file
 
-    def _file(self, message: EmailMessage) -> None:
+    def _file(self, email: Email) -> None:
         # Time first so a folder listing reads in sending order.
         name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:12]}.eml"
         final = self.folder / name
         temp = self.folder / f".{name}.tmp"
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             with open(temp, "xb") as handle:
-                handle.write(message.as_bytes())
+                handle.write(email.data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, final)
@@ -88,7 +86,7 @@ class Smtp:
 
     def client(self) -> yagmail.SMTP:
         """Return a yagmail client configured so it never prompts and never assumes Gmail."""
-        context = ssl.create_default_context()
+        context = ssl.create_default_context() if self.security != "none" else None
         extra = {"context": context} if self.security == "ssl" else {}
         client = yagmail.SMTP(
             user=self.user or self.sender, password=self.password, host=self.host, port=self.port,
@@ -109,7 +107,7 @@ class _Connection:
         self.client: yagmail.SMTP | None = None
         self.unreachable: str | None = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, email: Email) -> None:
         if self.unreachable:
             raise MailError(f"not attempted: {self.unreachable}")
         if self.client is None:
@@ -117,7 +115,7 @@ class _Connection:
         try:
             # Our own multipart message over yagmail's connection; yagmail's send() would rebuild the
             # message and, after a dropped connection, sleep and retry inside the cycle.
-            refused = self.client.smtp.sendmail(self.transport.sender, [message["To"]], message.as_bytes())
+            refused = self.client.smtp.sendmail(self.transport.sender, [email.recipient], email.data)
         except smtplib.SMTPResponseException as error:
             raise MailError(_reply_text(error.smtp_code, error.smtp_error)) from None
         except smtplib.SMTPRecipientsRefused as error:

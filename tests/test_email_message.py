@@ -24,8 +24,9 @@ def expiring(days, **fields):
 
 def received(digest, public_url=""):
     """Build, serialise and parse the email as the receiving side would."""
-    built = email_message.build(digest, sender="scimwatch@example.com", now=NOW, public_url=public_url)
-    return message_from_bytes(built.as_bytes(), policy=policy.default)
+    built = email_message.build(digest, sender="scimwatch@example.com", now=NOW, public_url=public_url,
+                                message_id=email_message.new_message_id("scimwatch@example.com"))
+    return message_from_bytes(built.data, policy=policy.default)
 
 
 class LinkParser(HTMLParser):
@@ -53,6 +54,19 @@ def test_the_email_is_multipart_alternative_with_text_and_html_and_its_own_ids()
 def test_every_email_gets_a_different_message_id():
     digest = digest_for(expiring(6))
     assert received(digest)["Message-ID"] != received(digest)["Message-ID"]
+
+
+def test_non_ascii_names_survive_in_the_subject_and_both_parts():
+    message = received(digest_for(expiring(6, directory_name="Zürich – 東京", org_name="Åcme")))
+    assert message["Subject"] == "Warning: SCIM API key expires in 6 days – Zürich – 東京 (Åcme)"
+    assert "Zürich – 東京 (Åcme)" in message.get_body(("plain",)).get_content()
+    assert "Zürich – 東京 (Åcme)" in message.get_body(("html",)).get_content()
+
+
+def test_a_very_long_subject_is_folded_and_still_reads_whole():
+    name = "Directory " * 19
+    message = received(digest_for(expiring(6, directory_name=name.strip(), org_name="O" * 150)))
+    assert message["Subject"] == f"Warning: SCIM API key expires in 6 days – {name.strip()} ({'O' * 150})"
 
 
 def test_the_subject_says_how_urgent_which_directory_and_org_and_days_left():
@@ -101,8 +115,7 @@ def test_names_from_users_are_escaped_in_html():
 
 def test_a_line_break_in_a_name_cannot_add_or_change_headers():
     digest = digest_for(expiring(2, directory_name="Dir\r\nBcc: victim@example.com\r\nSubject: free money"))
-    built = email_message.build(digest, sender="scimwatch@example.com", now=NOW)
-    raw = built.as_bytes()
+    raw = email_message.build(digest, sender="scimwatch@example.com", now=NOW, message_id="<1@example.com>").data
     message = message_from_bytes(raw, policy=policy.default)
     assert message["Bcc"] is None and len(message.get_all("Subject")) == 1
     assert message["Subject"] == ("Critical: SCIM API key expires in 2 days – Dir Bcc: victim@example.com "

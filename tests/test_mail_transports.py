@@ -18,7 +18,8 @@ def messages(*recipients):
     keys = [{"id": f"key-{n}", "org_id": "org-1", "notify": [r], "expires_at": format_time(NOW + timedelta(days=5))}
             for n, r in enumerate(recipients)]
     plan = reminders.plan(keys, {}, NOW)
-    return [email_message.build(d, sender="scimwatch@example.com", now=NOW)
+    return [email_message.build(d, sender="scimwatch@example.com", now=NOW,
+                                message_id=email_message.new_message_id("scimwatch@example.com"))
             for d in reminders.digests(plan.due, plan.keys, NOW)]
 
 
