@@ -42,19 +42,28 @@ def require(scope: str, *, public_setting: str | None = None):
     return decorate
 
 
+NO_BODY = object()
+
+
 def json_body(*, optional: bool = False):
-    """Return the request's JSON body, refusing what is not a JSON object with the right error."""
+    """Return the request's JSON body, refusing what is not JSON with the right error.
+
+    With `optional`, an empty body returns NO_BODY (a JSON `null` is still a body, and is refused later).
+    """
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     if optional and not raw.strip():
-        return None
+        return NO_BODY
     if request.mimetype != "application/json":
         raise ApiError(415, "send the body as JSON with Content-Type: application/json")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeError:
         raise ApiError(400, "the body is not valid UTF-8", code="bad_json") from None
+    except RecursionError:
+        raise ApiError(400, "the body is nested too deeply", code="bad_json") from None
     except ValueError as error:
         raise ApiError(400, f"the body is not valid JSON: {error}", code="bad_json") from None
+    return body
 
 
 def _text_arg(name: str) -> str | None:
@@ -110,7 +119,7 @@ def rotate_key(key_id):
     """Record that a key was regenerated: new expiry, history kept, reminders re-armed."""
     context = scimwatch()
     body = json_body(optional=True)
-    return jsonify(context.registry.rotate(key_id, body, context.now()))
+    return jsonify(context.registry.rotate(key_id, {} if body is NO_BODY else body, context.now()))
 
 
 @api.get("/banners")

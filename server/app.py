@@ -80,9 +80,9 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
         store = Store(config["DATA_DIR"])
 
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    # JSON stays ASCII-escaped (Flask's default) so any string, even an unpaired surrogate, can be answered.
     app.extensions["scimwatch"] = Scimwatch(config, store, clock)
     errors.register(app)
     cors.register(app, config["BANNER_ORIGINS"])

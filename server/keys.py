@@ -26,6 +26,8 @@ _ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]+\Z")
 EMAIL_PATTERN = re.compile(r"[^@\s\x00-\x1f\x7f<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Unpaired surrogates can arrive from a command line; they cannot be stored or mailed as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ValidationError(ValueError):
@@ -41,6 +43,8 @@ def _short_text(value, limit=SHORT_TEXT_LIMIT, newlines=False):
         raise ValueError("must be a string")
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters (got {len(value)})")
+    if _SURROGATE.search(value):
+        raise ValueError("must be valid Unicode text (it holds an unpaired surrogate)")
     if (_CONTROL_EXCEPT_NEWLINES if newlines else _CONTROL).search(value):
         raise ValueError("must not contain control characters" + ("" if newlines else " or line breaks"))
     return value.strip() if not newlines else value
@@ -72,7 +76,8 @@ def _notify(value):
         raise ValueError(f"must hold at most {NOTIFY_LIMIT} addresses (got {len(value)})")
     seen, addresses = set(), []
     for address in value:
-        if not isinstance(address, str) or len(address) > 254 or not EMAIL_PATTERN.match(address.strip()):
+        if (not isinstance(address, str) or len(address) > 254 or _SURROGATE.search(address)
+                or not EMAIL_PATTERN.match(address.strip())):
             raise ValueError(f"{str(address)[:80]!r} is not a valid email address")
         if address.strip().lower() not in seen:
             seen.add(address.strip().lower())
@@ -163,8 +168,7 @@ def updated_key(record: dict, fields: dict, now: datetime) -> dict:
 
 
 def check_rotation(data, now: datetime) -> tuple[str, str]:
-    """Validate a rotate request body; return (rotated_at, expires_at) strings."""
-    data = {} if data is None else data
+    """Validate a rotate request body ({} when none was sent); return (rotated_at, expires_at) strings."""
     if not isinstance(data, dict):
         raise ValidationError({"body": "must be a JSON object with optional rotated_at and expires_at"})
     problems = {name: ("unknown field; rotate accepts rotated_at and expires_at"

@@ -5,6 +5,8 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 DAY = timedelta(days=1)
+# Key expiry dates live in this range; it also keeps a rotation's +365 days clear of datetime's limits.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
 
 _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 # RFC 3339 date-time: the offset is mandatory, fractions optional.
@@ -22,6 +24,8 @@ def parse_time(text: str) -> datetime:
     """Parse an RFC 3339 time or a plain date (00:00 UTC that day) into an aware UTC datetime."""
     if not isinstance(text, str):
         raise ValueError("must be a string")
+    if text[:4].isdigit() and not EARLIEST_YEAR <= int(text[:4]) <= LATEST_YEAR:
+        raise ValueError(f"{text[:40]!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     if _PLAIN_DATE.match(text):
         try:
             day = date.fromisoformat(text)
@@ -30,7 +34,7 @@ def parse_time(text: str) -> datetime:
         return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     if not _RFC3339.match(text):
         raise ValueError(
-            f"{text!r} is not an RFC 3339 time such as 2026-12-06T00:00:00Z or a date such as 2026-12-06"
+            f"{text[:40]!r} is not an RFC 3339 time such as 2026-12-06T00:00:00Z or a date such as 2026-12-06"
         )
     normalized = text.upper().replace(" ", "T").replace("Z", "+00:00")
     # Python before 3.11 rejects more than 6 fraction digits; we keep whole seconds anyway.

@@ -21,16 +21,6 @@ BODY_ROUTES = {("POST", "/api/v1/keys"), ("PATCH", "/api/v1/keys/{key}"), ("POST
 PUBLIC_PATHS = ("/healthz", "/widget/scim-banner.js")
 
 
-def server_bug(reason: str):
-    """Mark a case the server answers with a 500 today; strict, so the fix makes the mark fail and go."""
-    return pytest.mark.xfail(strict=True, reason=f"server bug, reported to the lead: {reason}")
-
-
-SURROGATE = server_bug("a lone surrogate (\\ud800) passes validation and breaks UTF-8 encoding")
-DATE_RANGE = server_bug("a time near year 1 or 9999 overflows when converted to UTC or shifted a year")
-DEEP_JSON = server_bug("deeply nested JSON raises RecursionError in json.loads")
-
-
 class Api:
     """An app over a temp data folder with one stored key, and what its data file held before the test."""
 
@@ -45,7 +35,7 @@ class Api:
     def send(self, method: str, path: str, *, body=None, raw: bytes | None = None,
              content_type: str = "application/json", headers: dict | None = None):
         """Send one request with the admin token unless `headers` says otherwise."""
-        data = raw if raw is not None else (None if body is None else json.dumps(body, ensure_ascii=False).encode())
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         return self.client.open(path.format(key=self.key["id"]), method=method, data=data,
                                 content_type=content_type if data is not None else None,
                                 headers=ADMIN if headers is None else headers)
@@ -87,16 +77,15 @@ BAD_BODIES = [
     pytest.param(b"{'org_id': 'x'}", id="single-quotes"),
     pytest.param(b'{"org_id": "x",}', id="trailing-comma"),
     pytest.param(b"\xff\xfe{\x00}", id="not-utf8"),
-    pytest.param(b"null", id="null", marks=pytest.mark.xfail(
-        strict=True, reason="reported to the lead: rotate takes a JSON null body as no body and rotates")),
+    pytest.param(b"null", id="null"),
     pytest.param(b"[]", id="array"),
     pytest.param(b'"a string"', id="string"),
     pytest.param(b"12", id="number"),
     pytest.param(b"NaN", id="nan"),
     pytest.param(b'{"org_id": "x", "expires_at": "2027-01-01", "nested": {"a": [1, {"b": null}]}}', id="unknown-nested"),
     pytest.param(b'{"a": ' * 20 + b"1" + b"}" * 20, id="nested-20"),
-    pytest.param(b"[" * 30000 + b"]" * 30000, id="nested-30000", marks=DEEP_JSON),
-    pytest.param(b'{"\\ud800": 1}', id="surrogate-field-name", marks=SURROGATE),
+    pytest.param(b"[" * 30000 + b"]" * 30000, id="nested-30000"),
+    pytest.param(b'{"\\ud800": 1}', id="surrogate-field-name"),
     pytest.param(json.dumps({"label": "x" * 70_000}).encode(), id="over-64KiB"),
 ]
 
@@ -164,7 +153,7 @@ BAD_FIELDS = [
     ("org_id", "o" * 201), ("org_id", "<script>alert(1)</script>"), ("org_id", "a\r\nb"), ("org_id", "ünïcödé"),
     ("org_id", "../../admin"), ("directory_id", "has spaces"), ("directory_id", 7),
     ("org_name", "n" * 201), ("org_name", 3.5), ("org_name", "Acme\r\nBcc: evil@example.com"), ("org_name", "nul\x00"),
-    pytest.param("org_name", "\ud800", marks=SURROGATE),
+    pytest.param("org_name", "\ud800"),
     ("directory_name", ["x"]), ("directory_name", "tab\tname"), ("label", {"x": "y"}), ("label", "l" * 201),
     ("notes", "n" * 2001), ("notes", "bell\x07"), ("notes", 12),
     ("identity_provider", "OKTA"), ("identity_provider", "azure"), ("identity_provider", 1), ("kind", "password"),
@@ -172,12 +161,12 @@ BAD_FIELDS = [
     ("expires_at", "2026-12-06T24:00:00Z"), ("expires_at", "2026-12-06T10:00:00"), ("expires_at", "06/12/2026"),
     ("expires_at", "2026-12-06\n"), ("expires_at", "２０２６-12-06T00:00:00Z"), ("expires_at", 1796083200),
     ("expires_at", ""), ("expires_at", None), ("expires_at", "<script>alert(1)</script>"),
-    pytest.param("expires_at", "9999-12-31T23:59:59-01:00", marks=DATE_RANGE),
-    pytest.param("expires_at", "0001-01-01T00:00:00+01:00", marks=DATE_RANGE),
+    pytest.param("expires_at", "9999-12-31T23:59:59-01:00"),
+    pytest.param("expires_at", "0001-01-01T00:00:00+01:00"),
     ("notify", "it@example.com"), ("notify", ["not-an-address"]), ("notify", [5]), ("notify", [["it@example.com"]]),
     ("notify", ["it@example.com\r\nBcc: evil@example.com"]), ("notify", ["<script>@example.com"]),
     ("notify", [f"u{n}@example.com" for n in range(51)]), ("notify", ["a" * 250 + "@example.com"]),
-    pytest.param("notify", ["\ud800@example.com"], marks=SURROGATE),
+    pytest.param("notify", ["\ud800@example.com"]),
     ("thresholds", []), ("thresholds", [0]), ("thresholds", [366]), ("thresholds", ["7"]), ("thresholds", [True]),
     ("thresholds", [7.5]), ("thresholds", list(range(1, 12))), ("thresholds", 7), ("thresholds", [-1]),
     ("colour", "red"), ("__proto__", {}), ("ORG_ID", "x"), ("", 1),
@@ -209,7 +198,7 @@ def test_a_key_value_is_refused_everywhere_with_the_never_stored_message(api, na
 @pytest.mark.parametrize("body", [
     {"rotated_at": "2026-02-30"}, {"expires_at": "soon"}, {"expires_at": "2026-01-01", "rotated_at": "2026-06-01"},
     {"rotated_at": "2026-06-01", "expires_at": "2026-06-01"}, {"colour": "red"}, {"rotated_at": 5}, [], "now", 5,
-    pytest.param({"rotated_at": "9999-06-01"}, marks=DATE_RANGE),
+    pytest.param({"rotated_at": "9999-06-01"}),
 ])
 def test_a_bad_rotation_is_refused(api, body):
     assert_refused(api, api.send("POST", "/api/v1/keys/{key}/rotate", body=body), 400)
