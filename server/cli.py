@@ -83,9 +83,9 @@ def remind(dry_run):
     for item in report["due"]:
         click.echo(f"{item['status']:9} {item['stage']:12} {item['recipient']}  key {item['key_id']}  "
                    f"expires {item['expires_at']}" + (f"  ({item['error']})" if item.get("error") else ""))
-    verb = "due" if dry_run else f"sent, {report['failed']} failed"
     count = len(report["due"]) if dry_run else report["sent"]
-    click.echo(f"{count} reminder{'s' if count != 1 else ''} {verb}" + ("" if dry_run else f" in {report['messages']} emails"))
+    outcome = "due" if dry_run else f"sent, {report['failed']} failed in {report['messages']} emails"
+    click.echo(f"{count} reminder{'s' if count != 1 else ''} {outcome}")
     if report["failed"]:
         raise SystemExit(1)
 

@@ -128,15 +128,16 @@ class _Connection:
             raise MailError(f"the server refused {', '.join(refused)}")
 
     def _connect(self) -> None:
-        client = self.transport.client()
+        client, server = self.transport.client(), self.transport.describe()
         try:
             client.login()
         except smtplib.SMTPAuthenticationError as error:
-            self.unreachable = f"login to {self.transport.describe()} failed: {_reply_text(error.smtp_code, error.smtp_error)}"
+            self.unreachable = f"login to {server} failed: {_reply_text(error.smtp_code, error.smtp_error)}"
         except ssl.SSLError as error:
-            self.unreachable = f"TLS with {self.transport.describe()} failed: {getattr(error, 'verify_message', None) or error.reason or error}"
+            reason = getattr(error, "verify_message", None) or error.reason or error
+            self.unreachable = f"TLS with {server} failed: {reason}"
         except (smtplib.SMTPException, OSError) as error:
-            self.unreachable = f"cannot connect to {self.transport.describe()}: {error}"
+            self.unreachable = f"cannot connect to {server}: {error}"
         if self.unreachable:
             with contextlib.suppress(Exception):
                 client.smtp.close()

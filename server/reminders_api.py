@@ -28,5 +28,6 @@ def run_reminders():
     """Run one reminder cycle now; with dry_run=true, send nothing and return what is due."""
     dry_run = request.args.get("dry_run", "false").lower()
     if dry_run not in _TRUE + _FALSE:
-        raise ApiError(400, "dry_run must be true or false", code="invalid", fields={"dry_run": "must be true or false"})
+        raise ApiError(400, "dry_run must be true or false", code="invalid",
+                       fields={"dry_run": "must be true or false"})
     return jsonify(deliveries.service_for(current_app).run_cycle(dry_run=dry_run in _TRUE))

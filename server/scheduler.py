@@ -40,7 +40,8 @@ def start(app) -> Callable[[], None]:
         run_guarded(cycle)
         while not stopping.is_set():
             timetable.run_pending()
-            service.scheduler["next_check"] = format_time(timetable.next_run.astimezone()) if timetable.next_run else None
+            # `schedule` keeps naive local times; astimezone() reads them as local before format_time makes UTC.
+            service.scheduler["next_check"] = format_time(timetable.next_run.astimezone())
             stopping.wait(min(MAX_IDLE_SECONDS, max(timetable.idle_seconds or 0, 0)))
 
     timetable.every(minutes).minutes.do(run_guarded, cycle)
