@@ -118,7 +118,8 @@ def rotation_steps(key) -> list[str]:
         "open the … menu and choose Regenerate API key.",
         "Copy the new API key now: it is shown only once. The SCIM base URL does not change.",
         idp.paste,
-        f"Verify: {idp.verify} In Atlassian, the key's expiry date should now be one year away.",
+        f"Verify: {idp.verify[0].lower()}{idp.verify[1:]} In Atlassian, the key's expiry date should now be "
+        "one year away.",
         idp.recover,
         "Record the new expiry date in scimwatch (rotate the key) so the reminders re-arm.",
     ]
