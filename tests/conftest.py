@@ -5,7 +5,10 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -147,6 +150,43 @@ def live_server_factory(tmp_path_factory):
 def live_server(live_server_factory):
     """One live server with default settings."""
     return live_server_factory()
+
+
+class HtmlPages:
+    """A web server on loopback serving HTML pages the test registers (and `fallback` for any other path)."""
+
+    def __init__(self, fallback: str | None = None):
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                html = pages.get(self.path, fallback)
+                body = (html if html is not None else "not found").encode()
+                self.send_response(200 if html is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, html: str, hostname: str = "127.0.0.1") -> str:
+        """Serve html at a new path; `localhost` reaches the same page from another origin."""
+        path = f"/{uuid.uuid4().hex}.html"
+        self.pages[path] = html
+        return f"http://{hostname}:{self.port}{path}"
+
+    def stop(self):
+        """Stop serving."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import socket
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import HtmlPages
 from extension_helpers import ADMIN, ExtensionBrowser, banner_texts, banner_titles, build_extension, manifest
 
 ORG_A = "org-a"
@@ -66,24 +65,9 @@ def unused_port() -> int:
 @pytest.fixture
 def plain_site():
     """A web server on loopback that is not scimwatch: every path is an HTML page."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"<!doctype html><title>Intranet</title><p>Hello"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
+    site = HtmlPages(fallback="<!doctype html><title>Intranet</title><p>Hello")
+    yield site.origin
+    site.stop()
 
 
 def banner_hosts(page) -> int:

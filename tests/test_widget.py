@@ -4,16 +4,14 @@ from __future__ import annotations
 import gzip
 import re
 import socket
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import LiveServer
+from conftest import HtmlPages, LiveServer
 
 WIDGET = Path(__file__).resolve().parent.parent / "widget" / "scim-banner.js"
 XSS = '<img src=x onerror="window.__pwned=1">'
@@ -23,44 +21,9 @@ ROLES = {"expired": "alert", "critical": "alert", "warning": "status", "info": "
 EXPIRES_IN_HOURS = {"expired": -30, "critical": 50, "warning": 10 * 24 + 5, "info": 20 * 24 + 5}
 
 
-class HostPages:
-    """A web server on loopback serving the intranet pages that embed the widget."""
-
-    def __init__(self):
-        self.pages: dict[str, str] = {}
-        pages = self.pages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = pages.get(self.path, "not found").encode()
-                self.send_response(200 if self.path in pages else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.origin = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, html: str, hostname: str = "127.0.0.1") -> str:
-        """Serve html at a new path; `localhost` reaches the same page from another origin."""
-        path = f"/{uuid.uuid4().hex}.html"
-        self.pages[path] = html
-        return f"http://{hostname}:{self.port}{path}"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture(scope="module")
 def host_pages():
-    pages = HostPages()
+    pages = HtmlPages()
     yield pages
     pages.stop()
 
