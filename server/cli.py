@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import click
 
-from . import scheduler  # noqa: F401  registers the reminder loop as a background service of serve
+from . import scheduler
 from . import settings as settings_module
 from .app import create_app
 from .deliveries import service_for
@@ -64,7 +63,7 @@ def serve():
             click.echo("First start: generated an admin token. It is shown only this once; store it now:")
             click.echo(f"  SCIMWATCH admin token: {token}")
         click.echo(f"data file: {context.store.data_file}")
-        run(app, config["HOST"], config["PORT"])
+        run(app, config["HOST"], config["PORT"], services=[scheduler.start])
     except OSError as error:
         raise click.ClickException(f"cannot listen on {config['HOST']}:{config['PORT']}: {error.strerror}") from None
     finally:

@@ -5,7 +5,6 @@ import re
 import uuid
 from datetime import datetime
 
-from .expiry import DEFAULT_THRESHOLDS
 from .runbook import IDENTITY_PROVIDERS, KINDS
 from .times import DAY, format_time, parse_time
 

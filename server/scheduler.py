@@ -7,7 +7,7 @@ from typing import Callable
 
 import schedule
 
-from . import deliveries, serve
+from . import deliveries
 from .times import format_time, utcnow
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,3 @@ def start(app) -> Callable[[], None]:
         service.scheduler = {"status": "stopped", "every_minutes": minutes}
 
     return stop
-
-
-if start not in serve.BACKGROUND_SERVICES:
-    serve.BACKGROUND_SERVICES.append(start)

@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Callable
+from typing import Callable, Iterable
 
 import waitress
-
-# Functions that start a background service for an app and return a function that stops it.
-# The reminder loop registers itself here; nothing starts on import or in create_app.
-BACKGROUND_SERVICES: list[Callable] = []
 
 
 def _stop_on_signal(signum, frame):
@@ -17,10 +13,14 @@ def _stop_on_signal(signum, frame):
     raise SystemExit(0)
 
 
-def run(app, host: str, port: int, threads: int = 8) -> None:
-    """Serve `app` until SIGINT or SIGTERM, then finish in-flight work and return."""
+def run(app, host: str, port: int, services: Iterable[Callable] = (), threads: int = 8) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then finish in-flight work and return.
+
+    Each service is a function that starts background work for the app and returns its stop function;
+    stops run after the last request, and wait for work under way (such as a reminder cycle).
+    """
     server = waitress.create_server(app, host=host, port=port, threads=threads, ident="scimwatch")
-    stoppers = [start(app) for start in BACKGROUND_SERVICES]
+    stoppers = [start(app) for start in services]
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGINT, _stop_on_signal)
     bound_host, bound_port = server.effective_host, server.effective_port
