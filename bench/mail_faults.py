@@ -160,7 +160,7 @@ def crash_run(trials: int = 5, keys: int = 200, seed_value: int = 6) -> list[Row
             fleet.seed(data_dir, keys, orgs=10, now=now, fields=due_fields)
             for _ in range(trials):
                 # The server starts its first reminder cycle at once; kill it somewhere inside the burst.
-                server = Server(data_dir, fleet.ADMIN_TOKEN, module="server", env=env)
+                server = Server(data_dir, fleet.ADMIN_TOKEN, module="server", env=env, settle=False)
                 time.sleep(rng.uniform(0.2, 1.5))
                 server.kill()
             with Server(data_dir, fleet.ADMIN_TOKEN, module="server", env=env) as server:

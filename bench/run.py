@@ -10,14 +10,15 @@ import subprocess
 import sys
 import time
 
-from . import banner_load, crash, footprint, mail_faults, writes
+from . import banner_load, crash, footprint, mail_faults, reminders, writes
 from .serving import ROOT
 from .table import Row, render
 
 # Each suite runs at full length, or shorter and smaller with --quick.
 SUITES = {
-    "banners": (lambda quick: banner_load.run(seconds=3 if quick else 10)),
+    "banners": (lambda quick: banner_load.run(seconds=3 if quick else 10, rounds=1 if quick else 2)),
     "writes": (lambda quick: writes.run(sizes=(1_000, 10_000) if quick else writes.SIZES, samples=10 if quick else 30)),
+    "reminders": reminders.run,
     "footprint": (lambda quick: footprint.run(starts=1 if quick else 3)),
     "crash": (lambda quick: crash.run(trials=10 if quick else 50)),
     "mail-faults": (lambda quick: mail_faults.run(cycles=20 if quick else 100)

@@ -6,6 +6,7 @@ waitress, Flask and JSON encoding of a same-sized document, and nothing of the b
 from __future__ import annotations
 
 import os
+import sys
 
 from flask import jsonify
 
@@ -21,8 +22,12 @@ def main() -> None:
     context = app.extensions["scimwatch"]
     constant = context.registry.banners(context.now(), os.environ.get("BENCH_CONSTANT_ORG") or None)
     app.add_url_rule(CONSTANT_PATH, "bench_constant", lambda: jsonify(constant))
+    # Knobs for experiments only (the figures use the product's defaults): waitress threads, GIL switch interval.
+    if os.environ.get("BENCH_SWITCH_INTERVAL"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
+    threads = {"threads": int(os.environ["BENCH_THREADS"])} if os.environ.get("BENCH_THREADS") else {}
     try:
-        run(app, context.settings["HOST"], context.settings["PORT"])
+        run(app, context.settings["HOST"], context.settings["PORT"], **threads)
     finally:
         context.close()
 

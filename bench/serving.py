@@ -25,19 +25,24 @@ def server_env(data_dir: Path, admin_token: str, extra: dict | None = None) -> d
 
 
 class Server:
-    """A server subprocess: `python -m server`, or the bench app with its baseline route."""
+    """A server subprocess: `python -m server`, or the bench app with its baseline route.
+
+    With `settle`, the start waits for the reminder cycle the server runs as it starts to finish.
+    """
 
     def __init__(self, data_dir: Path, admin_token: str, *, module: str = "bench.serve_app", env: dict | None = None,
-                 preexec_fn=None):
+                 settle: bool = True):
         self.started = time.perf_counter()
         self.process = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT,
                                         env=server_env(data_dir, admin_token, env), stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, preexec_fn=preexec_fn)
+                                        stderr=subprocess.STDOUT, text=True)
         self.output: list[str] = []
         self.url = self._listen_url()
         # Keep draining the output so a chatty server never blocks on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
         self.healthy_after = self._wait_healthy()
+        if settle:
+            self.wait_for_first_reminder_cycle()
 
     def _listen_url(self) -> str:
         for line in self.process.stdout:
@@ -60,6 +65,16 @@ class Server:
             except requests.ConnectionError:
                 time.sleep(0.005)
         raise RuntimeError("server never became healthy")
+
+    def wait_for_first_reminder_cycle(self, timeout: float = 120) -> None:
+        """Wait until the reminder cycle the server runs as it starts has finished, so it skews no figure."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = requests.get(self.url + "/healthz", timeout=5).json()
+            if health.get("last_check") or health.get("scheduler", {}).get("status") != "running":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the first reminder cycle did not finish")
 
     def rss_bytes(self) -> int:
         """Return the server's resident memory."""
