@@ -10,7 +10,7 @@ import sys
 
 from flask import jsonify
 
-from server import cli
+from server import cli, scheduler
 from server.serve import run
 
 CONSTANT_PATH = "/bench/constant"
@@ -27,7 +27,7 @@ def main() -> None:
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     threads = {"threads": int(os.environ["BENCH_THREADS"])} if os.environ.get("BENCH_THREADS") else {}
     try:
-        run(app, context.settings["HOST"], context.settings["PORT"], **threads)
+        run(app, context.settings["HOST"], context.settings["PORT"], services=[scheduler.start], **threads)
     finally:
         context.close()
 
