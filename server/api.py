@@ -66,7 +66,8 @@ def json_body(*, optional: bool = False):
     return body
 
 
-def _text_arg(name: str) -> str | None:
+def query_id(name: str) -> str | None:
+    """Return an id from the query string (None when absent or empty), refusing what cannot be an id."""
     value = request.args.get(name)
     if value is not None and (len(value) > 200 or not value.isprintable()):
         raise ApiError(400, f"query parameter {name} is not a valid id", code="invalid", fields={name: "not a valid id"})
@@ -77,7 +78,7 @@ def _text_arg(name: str) -> str | None:
 @require("admin")
 def list_keys():
     """List key records, soonest expiry first."""
-    return jsonify(keys=scimwatch().registry.list(_text_arg("org_id")))
+    return jsonify(keys=scimwatch().registry.list(query_id("org_id")))
 
 
 @api.post("/keys")
@@ -127,4 +128,5 @@ def rotate_key(key_id):
 def banners():
     """Return the banner payload, optionally for one org and directory."""
     context = scimwatch()
-    return jsonify(context.registry.banners(context.now(), _text_arg("org_id"), _text_arg("directory_id")))
+    payload = context.registry.banners_json(context.now(), query_id("org_id"), query_id("directory_id"))
+    return current_app.response_class(payload, mimetype="application/json")

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import bisect
+import json
 import threading
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from . import keys
 from .banners import banner_payload
 from .storage import Store, thaw
-from .times import DAY, format_time
+from .times import DAY, format_time, parse_time
 
 BANNER_HORIZON = 30 * DAY
+# Cached banner lists, one per (org, directory) asked for; past this many the cache starts afresh.
+BANNER_CACHE_LIMIT = 4096
 
 
 class KeyNotFound(LookupError):
@@ -27,6 +31,8 @@ class Registry:
         self._index_generation = -1
         self._by_expiry: list = []
         self._by_org: dict[str, list] = {}
+        self._banner_cache: dict = {}
+        self._banner_cache_generation = -1
 
     def list(self, org_id: str | None = None) -> list[dict]:
         """Return key records, soonest expiry first, optionally of one org."""
@@ -69,11 +75,32 @@ class Registry:
 
     def banners(self, now: datetime, org_id: str | None = None, directory_id: str | None = None) -> dict:
         """Return the banner payload for keys expiring within 30 days or already expired."""
-        records = self._sorted(org_id)
-        # Records are sorted by expires_at (RFC 3339 UTC strings sort in time order).
-        cutoff = bisect.bisect_right(records, format_time(now + BANNER_HORIZON), key=lambda r: r["expires_at"])
-        candidates = [r for r in records[:cutoff] if not directory_id or r.get("directory_id") == directory_id]
-        return banner_payload(candidates, now)
+        return {"generated_at": format_time(now), "banners": self._current_banners(now, org_id, directory_id).banners}
+
+    def banners_json(self, now: datetime, org_id: str | None = None, directory_id: str | None = None) -> str:
+        """Return the banner payload as compact JSON text, encoding the banners once per change."""
+        entry = self._current_banners(now, org_id, directory_id)
+        if entry.json is None:
+            entry.json = json.dumps(entry.banners, separators=(",", ":"))
+        return f'{{"generated_at":"{format_time(now)}","banners":{entry.json}}}'
+
+    def _current_banners(self, now: datetime, org_id: str | None, directory_id: str | None) -> "_CachedBanners":
+        # Banners only change when a record changes or a key crosses a whole day of its expiry, so a
+        # computed list is reused until then; only `generated_at` is new on every call.
+        generation = self.store.generation
+        if generation != self._banner_cache_generation or len(self._banner_cache) > BANNER_CACHE_LIMIT:
+            self._banner_cache, self._banner_cache_generation = {}, generation
+        entry = self._banner_cache.get((org_id, directory_id))
+        if entry is None or not entry.computed_at <= now < entry.valid_until:
+            records = self._sorted(org_id)
+            # Records are sorted by expires_at (RFC 3339 UTC strings sort in time order).
+            cutoff = bisect.bisect_right(records, format_time(now + BANNER_HORIZON), key=lambda r: r["expires_at"])
+            candidates = [r for r in records[:cutoff] if not directory_id or r.get("directory_id") == directory_id]
+            next_arrival = parse_time(records[cutoff]["expires_at"]) - BANNER_HORIZON if cutoff < len(records) else None
+            entry = _CachedBanners(now, _banners_valid_until(candidates, now, next_arrival),
+                                   banner_payload(candidates, now)["banners"])
+            self._banner_cache[(org_id, directory_id)] = entry
+        return entry
 
     def _sorted(self, org_id: str | None) -> list:
         with self._index_lock:
@@ -85,3 +112,23 @@ class Registry:
                     by_org.setdefault(record["org_id"], []).append(record)
                 self._by_expiry, self._by_org, self._index_generation = by_expiry, by_org, generation
             return self._by_org.get(org_id, []) if org_id else self._by_expiry
+
+
+@dataclass
+class _CachedBanners:
+    """Banners computed at one moment, valid until `valid_until`, with their JSON once encoded."""
+
+    computed_at: datetime
+    valid_until: datetime
+    banners: list
+    json: str | None = None
+
+
+def _banners_valid_until(records, now: datetime, next_arrival: datetime | None) -> datetime:
+    """Return the first moment a banner of these records may read differently (or a new one appears)."""
+    # Severity and days_left change only where the time left crosses a whole number of days; at the
+    # exact crossing, severity has already changed and days_left changes one second later.
+    changes = [now + ((parse_time(r["expires_at"]) - now) % DAY or timedelta(seconds=1)) for r in records]
+    if next_arrival is not None:
+        changes.append(next_arrival)
+    return min(changes, default=now + DAY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from . import deliveries
-from .api import _text_arg, require
+from .api import query_id, require
 from .errors import ApiError
 
 reminders_api = Blueprint("reminders_api", __name__, url_prefix="/api/v1")
@@ -19,7 +19,7 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 def list_deliveries():
     """Return the delivery log, most recently changed first, optionally for one key."""
     service = deliveries.service_for(current_app)
-    return jsonify(deliveries=service.log.list(_text_arg("key_id")))
+    return jsonify(deliveries=service.log.list(query_id("key_id")))
 
 
 @reminders_api.post("/reminders/run")

@@ -13,7 +13,7 @@ def _stop_on_signal(signum, frame):
     raise SystemExit(0)
 
 
-def run(app, host: str, port: int, services: Iterable[Callable] = (), threads: int = 8) -> None:
+def run(app, host: str, port: int, services: Iterable[Callable] = (), threads: int = 4) -> None:
     """Serve `app` until SIGINT or SIGTERM, then finish in-flight work and return.
 
     Each service is a function that starts background work for the app and returns its stop function;

@@ -1,4 +1,5 @@
 """The banner API: payload shape, severities, order, per-provider steps, and CORS."""
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -200,3 +201,36 @@ def test_an_unauthorized_banner_request_is_still_readable_by_an_allowed_origin(p
     response = client.get("/api/v1/banners", headers={"Origin": "https://admin.atlassian.com"})
     assert response.status_code == 401
     assert response.headers["Access-Control-Allow-Origin"] == "https://admin.atlassian.com"
+
+
+def test_banners_follow_the_clock_second_by_second_across_day_boundaries(data_dir, admin):
+    clock = {"now": NOW}
+    app = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": lambda: clock["now"]})
+    client = app.test_client()
+    add(client, admin, timedelta(days=3, seconds=2), org_id="org-a")
+    add(client, admin, timedelta(days=30, seconds=1), org_id="org-a")
+    seen = []
+    for seconds in range(5):
+        clock["now"] = NOW + timedelta(seconds=seconds)
+        seen.append([(b["severity"], b["days_left"]) for b in banners(client, admin, "?org_id=org-a")["banners"]])
+    assert seen == [[("warning", 3)],
+                    [("warning", 3), ("info", 30)],
+                    [("critical", 3), ("info", 29)],
+                    [("critical", 2), ("info", 29)],
+                    [("critical", 2), ("info", 29)]]
+    clock["now"] = NOW
+    assert [b["severity"] for b in banners(client, admin, "?org_id=org-a")["banners"]] == ["warning"]
+    app.extensions["scimwatch"].close()
+
+
+def test_the_served_json_is_the_banner_payload(data_dir, admin):
+    app = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": lambda: NOW})
+    client = app.test_client()
+    for days in (-1, 2, 9, 20):
+        add(client, admin, timedelta(days=days), directory_name='Quote " and \\ backslash ✓')
+    registry = app.extensions["scimwatch"].registry
+    served = client.get("/api/v1/banners", headers=admin)
+    assert served.mimetype == "application/json"
+    assert served.get_json() == registry.banners(NOW) == json.loads(registry.banners_json(NOW))
+    assert len(served.get_json()["banners"]) == 4
+    app.extensions["scimwatch"].close()
