@@ -79,7 +79,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     if store is None:
         store = Store(config["DATA_DIR"])
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False
     # JSON stays ASCII-escaped (Flask's default) so any string, even an unpaired surrogate, can be answered.

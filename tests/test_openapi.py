@@ -16,16 +16,12 @@ from server import create_app
 SPEC = json.loads((Path(__file__).resolve().parent.parent / "docs" / "openapi.json").read_text(encoding="utf-8"))
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-# Flask adds /static/<path:filename> by default although server/static does not exist; it answers only 404s.
-NOT_API = {"static"}
 
 
 def app_routes(app) -> set[tuple[str, str]]:
     """Return (method, OpenAPI path) for every route of the app."""
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in NOT_API:
-            continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         routes |= {(method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"}}
     return routes
