@@ -61,6 +61,9 @@ class AtomicJSONStorage(Storage):
         self._data: dict | None = None
         self._pending: dict | None = None
         self.deferred = False
+        # Per table, doc id -> (document, its JSON). Documents are never changed in place (Collection
+        # replaces them), so a document that is still the same object still has the same JSON.
+        self._encoded: dict[str, dict] = {}
 
     def load(self) -> None:
         """Read and parse the data file once; refuse a file that does not parse."""
@@ -101,8 +104,7 @@ class AtomicJSONStorage(Storage):
         """Write `data` to a temp file, fsync it, rename it over the data file and fsync the folder."""
         temp = self.path.with_name(self.path.name + ".tmp")
         try:
-            # One dumps call runs the C encoder in a single pass; json.dump would stream in Python.
-            text = json.dumps(data, separators=(",", ":"))
+            text = self._encode(data)
             with open(temp, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
@@ -121,6 +123,23 @@ class AtomicJSONStorage(Storage):
                 error.errno, error.strerror or str(error))
             raise WriteFailed(f"could not write data file {self.path}: {reason}; nothing was changed") from None
         self._data = data
+
+    def _encode(self, data: dict) -> str:
+        """Return the data file's JSON, encoding only the documents that changed since the last write."""
+        tables = []
+        for name, table in data.items():
+            known = self._encoded.get(name, {})
+            encoded = {}
+            for doc_id, document in table.items():
+                entry = known.get(doc_id)
+                if entry is None or entry[0] is not document:
+                    entry = (document, json.dumps(document, separators=(",", ":")))
+                encoded[doc_id] = entry
+            self._encoded[name] = encoded
+            # TinyDB's doc ids are decimal strings, so they need no escaping.
+            documents = ",".join(f'"{doc_id}":{entry[1]}' for doc_id, entry in encoded.items())
+            tables.append(f"{json.dumps(name)}:{{{documents}}}")
+        return "{" + ",".join(tables) + "}"
 
     def end_batch(self, commit: bool) -> None:
         """Leave deferred mode, flushing the batch's last state when asked to."""

@@ -113,3 +113,26 @@ def test_a_read_only_store_reads_without_the_lock_and_refuses_writes(data_dir):
     with pytest.raises(StorageError):
         reader.collection("keys").insert({"id": "b"})
     owner.close()
+
+
+def test_the_data_file_always_holds_exactly_the_stored_documents(data_dir):
+    store = Store(data_dir)
+    keys, tokens = store.collection("keys"), store.collection("tokens")
+    expected = {}
+    for step in range(60):
+        doc_id = f"k{step % 7}"
+        if doc_id in expected and step % 3 == 0:
+            keys.remove(doc_id)
+            del expected[doc_id]
+        elif doc_id in expected:
+            expected[doc_id] = {"id": doc_id, "step": step, "text": "é \" \\ ✓", "list": [step]}
+            keys.replace(expected[doc_id])
+        else:
+            expected[doc_id] = {"id": doc_id, "step": step}
+            keys.insert(expected[doc_id])
+        if step % 10 == 0:
+            tokens.insert({"id": f"t{step}", "hash": "x"})
+        on_disk = json.loads((data_dir / DATA_FILE).read_text())
+        assert {d["id"]: d for d in on_disk["keys"].values()} == expected
+        assert len(on_disk["tokens"]) == step // 10 + 1
+    store.close()
