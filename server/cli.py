@@ -174,7 +174,7 @@ def keys_remove(key_id):
 
 @main.group()
 def tokens():
-    """Create bearer tokens."""
+    """Create, list and revoke bearer tokens."""
 
 
 @tokens.command("create")
@@ -189,3 +189,28 @@ def tokens_create(scope, label):
         app.extensions["scimwatch"].close()
     click.echo(f"created a {scope} token; it is shown only once:", err=True)
     click.echo(token)
+
+
+@tokens.command("list")
+def tokens_list():
+    """List tokens by id, scope and label (the tokens themselves are not stored)."""
+    app = open_app(readonly=True)
+    records = sorted(app.extensions["scimwatch"].tokens.all(), key=lambda r: r["created_at"])
+    if not records:
+        click.echo("no tokens stored (SCIMWATCH_ADMIN_TOKEN, when set, is not listed)")
+    for record in records:
+        click.echo(f"{record['id']}  {record['scope']:5}  {record['created_at']}  {record['label'] or '-'}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id):
+    """Revoke a token by its id (from `tokens list`); requests with it get 401 at once."""
+    app = open_app()
+    try:
+        revoked = app.extensions["scimwatch"].tokens.remove(token_id)
+    finally:
+        app.extensions["scimwatch"].close()
+    if not revoked:
+        raise click.ClickException(f"no token with id {token_id!r}; `python -m server tokens list` shows them")
+    click.echo(f"revoked {token_id}")

@@ -146,3 +146,24 @@ def test_a_port_in_use_is_reported_plainly(live_server):
                             text=True, timeout=30)
     assert result.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tokens_are_listed_without_their_value_and_can_be_revoked(env):
+    token = run_cli("tokens", "create", "--scope", "read", "--label", "intranet portal", env=env).stdout.strip()
+    listed = run_cli("tokens", "list", env=env).stdout
+    assert "intranet portal" in listed and "read" in listed and token not in listed
+    token_id = listed.split()[0]
+    server = LiveServer(env["SCIMWATCH_DATA_DIR"], env)
+    try:
+        assert server.api("GET", "/api/v1/banners", token=token).status_code == 200
+    finally:
+        server.stop()
+    assert run_cli("tokens", "revoke", token_id, env=env).returncode == 0
+    assert "intranet portal" not in run_cli("tokens", "list", env=env).stdout
+    server = LiveServer(env["SCIMWATCH_DATA_DIR"], env)
+    try:
+        assert server.api("GET", "/api/v1/banners", token=token).status_code == 401
+    finally:
+        server.stop()
+    again = run_cli("tokens", "revoke", token_id, env=env)
+    assert again.returncode != 0 and "no token with id" in again.stderr
