@@ -32,7 +32,6 @@ class Registry:
         self._by_expiry: list = []
         self._by_org: dict[str, list] = {}
         self._banner_cache: dict = {}
-        self._banner_cache_generation = -1
 
     def list(self, org_id: str | None = None) -> list[dict]:
         """Return key records, soonest expiry first, optionally of one org."""
@@ -87,25 +86,26 @@ class Registry:
     def _current_banners(self, now: datetime, org_id: str | None, directory_id: str | None) -> "_CachedBanners":
         # Banners only change when a record changes or a key crosses a whole day of its expiry, so a
         # computed list is reused until then; only `generated_at` is new on every call.
-        generation = self.store.generation
-        if generation != self._banner_cache_generation or len(self._banner_cache) > BANNER_CACHE_LIMIT:
-            self._banner_cache, self._banner_cache_generation = {}, generation
+        # Read the generation before the records: an entry is never labelled newer than its data.
+        generation = self.keys.generation
         entry = self._banner_cache.get((org_id, directory_id))
-        if entry is None or not entry.computed_at <= now < entry.valid_until:
+        if entry is None or entry.generation != generation or not entry.computed_at <= now < entry.valid_until:
             records = self._sorted(org_id)
             # Records are sorted by expires_at (RFC 3339 UTC strings sort in time order).
             cutoff = bisect.bisect_right(records, format_time(now + BANNER_HORIZON), key=lambda r: r["expires_at"])
             candidates = [r for r in records[:cutoff] if not directory_id or r.get("directory_id") == directory_id]
             next_arrival = parse_time(records[cutoff]["expires_at"]) - BANNER_HORIZON if cutoff < len(records) else None
-            entry = _CachedBanners(now, _banners_valid_until(candidates, now, next_arrival),
+            entry = _CachedBanners(generation, now, _banners_valid_until(candidates, now, next_arrival),
                                    banner_payload(candidates, now)["banners"])
+            if len(self._banner_cache) >= BANNER_CACHE_LIMIT:
+                self._banner_cache = {}
             self._banner_cache[(org_id, directory_id)] = entry
         return entry
 
     def _sorted(self, org_id: str | None) -> list:
         with self._index_lock:
-            if self._index_generation != self.store.generation:
-                generation = self.store.generation
+            if self._index_generation != self.keys.generation:
+                generation = self.keys.generation
                 by_expiry = sorted(self.keys.all(), key=lambda r: (r["expires_at"], r["id"]))
                 by_org: dict[str, list] = {}
                 for record in by_expiry:
@@ -116,8 +116,9 @@ class Registry:
 
 @dataclass
 class _CachedBanners:
-    """Banners computed at one moment, valid until `valid_until`, with their JSON once encoded."""
+    """Banners computed from one generation of records at one moment, valid until `valid_until`."""
 
+    generation: int
     computed_at: datetime
     valid_until: datetime
     banners: list

@@ -160,6 +160,7 @@ class Collection:
         self._table = store._db.table(name, cache_size=0)
         self._snapshot: dict | None = None
         self._doc_ids: dict = {}
+        self._generation = 0
 
     def _index(self) -> dict:
         if self._snapshot is None:
@@ -168,8 +169,13 @@ class Collection:
             self._doc_ids = {doc["id"]: int(doc_id) for doc_id, doc in raw.items()}
         return self._snapshot
 
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever a document of this collection changes."""
+        return self._generation
+
     def _changed(self) -> None:
-        self._store._generation += 1
+        self._generation += 1
 
     def _forget(self) -> None:
         self._snapshot = None
@@ -249,7 +255,6 @@ class Store:
         self.readonly = readonly
         self._lock = threading.RLock()
         self._lock_handle = None
-        self._generation = 0
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -264,11 +269,6 @@ class Store:
             self.close()
             raise
         self._collections: dict[str, Collection] = {}
-
-    @property
-    def generation(self) -> int:
-        """A number that changes whenever any stored document changes."""
-        return self._generation
 
     @property
     def data_file(self) -> Path:
