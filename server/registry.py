@@ -56,7 +56,8 @@ class Registry:
         fields = keys.check_fields(data, partial=True)
         with self.store.write_lock():
             record = keys.updated_key(self.get(key_id), fields, now)
-            self.keys.replace(record)
+            if not self.keys.replace(record):
+                raise KeyNotFound(key_id)
         return record
 
     def rotate(self, key_id: str, data, now: datetime) -> dict:
@@ -64,7 +65,8 @@ class Registry:
         rotated_at, expires_at = keys.check_rotation(data, now)
         with self.store.write_lock():
             record = keys.rotated_key(self.get(key_id), rotated_at, expires_at, now)
-            self.keys.replace(record)
+            if not self.keys.replace(record):
+                raise KeyNotFound(key_id)
         return record
 
     def remove(self, key_id: str) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -18,6 +19,8 @@ from types import MappingProxyType
 from tinydb import TinyDB
 from tinydb.table import Document
 from tinydb.storages import Storage
+
+log = logging.getLogger(__name__)
 
 DATA_FILE = "scimwatch.json"
 LOCK_FILE = "scimwatch.lock"
@@ -110,11 +113,6 @@ class AtomicJSONStorage(Storage):
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, self.path)
-            folder = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
         except OSError as error:
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -122,7 +120,16 @@ class AtomicJSONStorage(Storage):
                       errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
                 error.errno, error.strerror or str(error))
             raise WriteFailed(f"could not write data file {self.path}: {reason}; nothing was changed") from None
+        # The rename has happened: memory must follow the file even if making the rename durable fails.
         self._data = data
+        try:
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError as error:
+            log.warning("data file %s was replaced but its folder could not be fsynced: %s", self.path, error)
 
     def _encode(self, data: dict) -> str:
         """Return the data file's JSON, encoding only the documents that changed since the last write."""
@@ -226,12 +233,14 @@ class Collection:
         with self._store.batch():
             self._index()
             existing = [self._doc_ids[doc_id] for doc_id in incoming if doc_id in self._doc_ids]
+            # Number new documents ourselves: TinyDB would count from the table after the removal
+            # below and could hand out the doc id of a document about to be re-inserted.
+            fresh_ids = iter(range(max(self._doc_ids.values(), default=0) + 1, 1 << 62))
             if existing:
                 self._table.remove(doc_ids=existing)
-            # Replaced documents keep their doc ids; new ones get fresh ones from TinyDB.
             self._table.insert_multiple(
-                Document(thaw(document), doc_id=self._doc_ids[doc_id]) if doc_id in self._doc_ids
-                else thaw(document) for doc_id, document in incoming.items())
+                Document(thaw(document), doc_id=self._doc_ids.get(doc_id) or next(fresh_ids))
+                for doc_id, document in incoming.items())
             self._snapshot = None
             self._changed()
 
@@ -241,8 +250,8 @@ class Collection:
             self._index()
             if doc_id not in self._doc_ids:
                 return False
-            self._table.remove(doc_ids=[self._doc_ids.pop(doc_id)])
-            del self._snapshot[doc_id]
+            self._table.remove(doc_ids=[self._doc_ids[doc_id]])
+            del self._doc_ids[doc_id], self._snapshot[doc_id]
             self._changed()
             return True
 

@@ -169,6 +169,11 @@ def test_a_full_disk_refuses_writes_with_507_and_keeps_serving_reads(live_server
 
     resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     acknowledged.add(server.add_key(org_id="org", expires_at=FUTURE)["id"])
+    # The key whose DELETE was refused is whole again: it can be changed and deleted.
+    assert server.api("PATCH", f"/api/v1/keys/{kept['id']}", json={"label": "relabelled"}).status_code == 200
+    assert server.api("GET", f"/api/v1/keys/{kept['id']}").json()["label"] == "relabelled"
+    assert server.api("DELETE", f"/api/v1/keys/{kept['id']}").status_code == 204
+    acknowledged.discard(kept["id"])
     assert server.stop() == 0
     assert set(stored_keys(data_dir)) == acknowledged
 

@@ -136,3 +136,19 @@ def test_the_data_file_always_holds_exactly_the_stored_documents(data_dir):
         assert {d["id"]: d for d in on_disk["keys"].values()} == expected
         assert len(on_disk["tokens"]) == step // 10 + 1
     store.close()
+
+
+def test_put_many_after_a_restart_keeps_replaced_and_new_documents_apart(data_dir):
+    first = Store(data_dir)
+    first.collection("deliveries").put_many([{"id": "a", "status": "failed"}, {"id": "b", "status": "failed"}])
+    first.close()
+    # A fresh process: TinyDB has not counted its doc ids yet, and "b" holds the highest one.
+    second = Store(data_dir)
+    second.collection("deliveries").put_many([{"id": "new", "status": "pending"}, {"id": "b", "status": "sent"}])
+    second.close()
+    third = Store(data_dir)
+    stored = {d["id"]: d["status"] for d in third.collection("deliveries").all()}
+    assert stored == {"a": "failed", "b": "sent", "new": "pending"}
+    on_disk = json.loads((data_dir / DATA_FILE).read_text())["deliveries"]
+    assert len(on_disk) == 3
+    third.close()
