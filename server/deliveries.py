@@ -111,23 +111,26 @@ class ReminderService:
         settings = self.context.settings
         outcomes, unsaved = [], []
         flushed = time.monotonic()
-        with self.transport.session() as send:
-            for digest, message_id in digests:
-                try:
-                    send(email_message.build(digest, sender=settings["MAIL_FROM"], now=now, message_id=message_id,
-                                             public_url=settings["PUBLIC_URL"]))
-                    error = None
-                except MailError as failure:
-                    error = str(failure)
-                finished = self.context.now()
-                self._note_mail(error, finished)
-                records = [outcome_record(pending[r.delivery_id], error, finished) for r in digest.reminders]
-                outcomes += records
-                unsaved += records
-                if time.monotonic() - flushed >= FLUSH_SECONDS:
-                    self.log.save(unsaved)
-                    unsaved, flushed = [], time.monotonic()
-        self.log.save(unsaved)
+        try:
+            with self.transport.session() as send:
+                for digest, message_id in digests:
+                    try:
+                        send(email_message.build(digest, sender=settings["MAIL_FROM"], now=now,
+                                                 message_id=message_id, public_url=settings["PUBLIC_URL"]))
+                        error = None
+                    except MailError as failure:
+                        error = str(failure)
+                    finished = self.context.now()
+                    self._note_mail(error, finished)
+                    records = [outcome_record(pending[r.delivery_id], error, finished) for r in digest.reminders]
+                    outcomes += records
+                    unsaved += records
+                    if time.monotonic() - flushed >= FLUSH_SECONDS:
+                        self.log.save(unsaved)
+                        unsaved, flushed = [], time.monotonic()
+        finally:
+            # Whatever stops the burst, what was already sent is recorded and not sent again.
+            self.log.save(unsaved)
         return outcomes
 
     def _note_mail(self, error: str | None, now: datetime) -> None:

@@ -21,8 +21,10 @@ ROTATION_PERIOD = 365 * DAY
 NEVER_STORED = "scimwatch never stores key values: record only the expiry date and where the key is used"
 # URL-safe ids: they are placed into admin.atlassian.com links.
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]+\Z")
-# Pragmatic address check: one @, no spaces or control characters, a dotted domain.
-EMAIL_PATTERN = re.compile(r"[^@\s\x00-\x1f\x7f<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+\Z")
+# Pragmatic address check: an ASCII local part (SMTP without SMTPUTF8 carries no other), one @,
+# a dotted ASCII domain.
+LOCAL_PART = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
+EMAIL_PATTERN = re.compile(LOCAL_PART + r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Unpaired surrogates can arrive from a command line; they cannot be stored or mailed as UTF-8.

@@ -37,6 +37,7 @@ class Outbox:
         self.folder = Path(folder)
 
     def describe(self) -> str:
+        """Name this transport for /healthz and error messages."""
         return f"outbox {self.folder}"
 
     @contextlib.contextmanager
@@ -73,6 +74,7 @@ class Smtp:
         self.user, self.password, self.sender, self.timeout = user, password, sender, timeout
 
     def describe(self) -> str:
+        """Name this transport for /healthz and error messages."""
         return f"smtp {self.host}:{self.port} ({self.security})"
 
     @contextlib.contextmanager
@@ -121,6 +123,11 @@ class _Connection:
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
             raise MailError(_reply_text(code, reply)) from None
+        except UnicodeError as error:
+            # An address smtplib cannot send as ASCII; validation should have refused it already.
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.client.smtp.rset()
+            raise MailError(f"the address {email.recipient!r} cannot be sent over SMTP: {error}") from None
         except (smtplib.SMTPException, OSError) as error:
             self.close()
             raise MailError(f"the connection to {self.transport.describe()} failed: {error}") from None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .keys import EMAIL_PATTERN
+from .keys import EMAIL_PATTERN, LOCAL_PART
 
 PREFIX = "SCIMWATCH_"
 
@@ -100,7 +100,7 @@ def _url(value: str) -> str:
 def _sender(value: str) -> str:
     value = value.strip()
     # A sender may be a local mailbox such as scimwatch@localhost, so the domain need not be dotted.
-    if not re.fullmatch(r"[^@\s\x00-\x1f<>,;\"]+@[A-Za-z0-9.-]+", value):
+    if not re.fullmatch(LOCAL_PART + r"@[A-Za-z0-9.-]+", value):
         raise ValueError(f"must be an email address, got {value!r}")
     return value
 

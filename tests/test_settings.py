@@ -43,6 +43,8 @@ def test_lists_are_trimmed_and_deduplicated():
     ({"SCIMWATCH_MAIL_BACKEND": "smtp"}, "SCIMWATCH_SMTP_HOST"),
     ({"SCIMWATCH_ADMIN_TOKEN": "a", "SCIMWATCH_ADMIN_TOKEN_FILE": "/x"}, "SCIMWATCH_ADMIN_TOKEN"),
     ({"SCIMWATCH_MAIL_FROM": "not an address"}, "SCIMWATCH_MAIL_FROM"),
+    ({"SCIMWATCH_MAIL_FROM": "zoë@localhost"}, "SCIMWATCH_MAIL_FROM"),
+    ({"SCIMWATCH_NOTIFY": "ops@example.com,zoë@example.com"}, "SCIMWATCH_NOTIFY"),
 ])
 def test_bad_values_are_refused_naming_the_variable(environ, names):
     with pytest.raises(ConfigError) as raised:
