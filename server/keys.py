@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from .runbook import IDENTITY_PROVIDERS, KINDS
-from .times import DAY, format_time, parse_time
+from .times import DAY, check_year, format_time, parse_time
 
 SECRET_FIELDS = frozenset({"api_key", "apikey", "key", "secret", "token", "value", "password",
                            "api_token", "bearer_token", "scim_token", "key_value"})
@@ -188,6 +188,10 @@ def check_rotation(data, now: datetime) -> tuple[str, str]:
     expires_at = times.get("expires_at", rotated_at + ROTATION_PERIOD)
     if expires_at <= rotated_at:
         raise ValidationError({"expires_at": "must be later than rotated_at"})
+    try:
+        check_year(expires_at)
+    except ValueError as error:
+        raise ValidationError({"expires_at": f"a year after rotated_at, {error}"}) from None
     return format_time(rotated_at), format_time(expires_at)
 
 

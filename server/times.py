@@ -24,14 +24,12 @@ def parse_time(text: str) -> datetime:
     """Parse an RFC 3339 time or a plain date (00:00 UTC that day) into an aware UTC datetime."""
     if not isinstance(text, str):
         raise ValueError("must be a string")
-    if text[:4].isdigit() and not EARLIEST_YEAR <= int(text[:4]) <= LATEST_YEAR:
-        raise ValueError(f"{text[:40]!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     if _PLAIN_DATE.match(text):
         try:
             day = date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a real date") from None
-        return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        return check_year(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
     if not _RFC3339.match(text):
         raise ValueError(
             f"{text[:40]!r} is not an RFC 3339 time such as 2026-12-06T00:00:00Z or a date such as 2026-12-06"
@@ -40,10 +38,19 @@ def parse_time(text: str) -> datetime:
     # Python before 3.11 rejects more than 6 fraction digits; we keep whole seconds anyway.
     normalized = re.sub(r"\.(\d{1,9})", "", normalized)
     try:
-        parsed = datetime.fromisoformat(normalized)
+        parsed = datetime.fromisoformat(normalized).astimezone(timezone.utc)
     except ValueError:
         raise ValueError(f"{text!r} is not a real date and time") from None
-    return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}") from None
+    return check_year(parsed)
+
+
+def check_year(moment: datetime) -> datetime:
+    """Return `moment` if its UTC year is in the range scimwatch accepts, else raise ValueError."""
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"{format_time(moment)} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return moment
 
 
 def format_time(moment: datetime) -> str:

@@ -74,7 +74,8 @@ def test_times_are_read_as_rfc3339_or_a_plain_date_and_written_in_utc(text, expe
 
 
 @pytest.mark.parametrize("text", ["2026-02-30", "2026-13-01", "2026-12-06T10:30:00", "06/12/2026",
-                                  "2026-12-06T25:00:00Z", "", "2026-12-06\n", "tomorrow"])
+                                  "2026-12-06T25:00:00Z", "", "2026-12-06\n", "tomorrow",
+                                  "1999-12-31", "2999-12-31T23:59:59-23:59", "9999-12-31T23:59:59-01:00"])
 def test_times_that_are_not_real_or_have_no_zone_are_refused(text):
     with pytest.raises(ValueError):
         parse_time(text)

@@ -111,6 +111,8 @@ def test_rotate_refuses_an_expiry_before_the_rotation_and_unknown_fields(client,
     error = assert_error(client.post(path, json={"rotated_at": "2027-01-01", "expires_at": "2026-01-01"},
                                      headers=admin), 400)
     assert "expires_at" in error["fields"]
+    error = assert_error(client.post(path, json={"rotated_at": "2999-06-01"}, headers=admin), 400)
+    assert "outside the years" in error["fields"]["expires_at"]
     error = assert_error(client.post(path, json={"api_key": "abc"}, headers=admin), 400)
     assert "never stores key values" in error["fields"]["api_key"]
     assert_error(client.post("/api/v1/keys/nope/rotate", headers=admin), 404)
