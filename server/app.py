@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 
 from flask import Flask
 
-from . import cors, errors, settings as settings_module, tokens
+from . import cors, deliveries, errors, settings as settings_module, tokens
 from .api import api
 from .public import public
 from .reminders_api import reminders_api
@@ -89,4 +89,6 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     app.register_blueprint(api)
     app.register_blueprint(public)
     app.register_blueprint(reminders_api)
+    # The reminder service is made here; its scheduler thread starts only in `python -m server`.
+    deliveries.install(app)
     return app

@@ -107,6 +107,11 @@ class ReminderService:
                     "failed": self.mail["outstanding"], "messages": len(digests),
                     "due": [_describe_record(record) for record in outcomes]}
 
+    def wait_until_idle(self) -> None:
+        """Return once no cycle is running (one started by the scheduler or over the API)."""
+        with self._cycle_lock:
+            pass
+
     def _send(self, digests: list, pending: dict, now: datetime) -> list[dict]:
         settings = self.context.settings
         outcomes, unsaved = [], []

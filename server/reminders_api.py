@@ -8,8 +8,6 @@ from .api import query_id, require
 from .errors import ApiError
 
 reminders_api = Blueprint("reminders_api", __name__, url_prefix="/api/v1")
-# Registering the blueprint gives the app its reminder service; the scheduler thread starts only in serve.
-reminders_api.record_once(lambda state: deliveries.install(state.app))
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 

@@ -52,6 +52,9 @@ def start(app) -> Callable[[], None]:
     def stop():
         stopping.set()
         thread.join()
+        # waitress gives up on in-flight requests after a few seconds; a cycle one of them
+        # started must still finish before the data folder is released.
+        service.wait_until_idle()
         service.scheduler = {"status": "stopped", "every_minutes": minutes}
 
     return stop

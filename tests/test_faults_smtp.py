@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 
 import pytest
+import requests
 
 from conftest import run_cli, server_env
+from server.storage import DATA_FILE
 from smtp_helpers import Clock, Mailbox, Scimwatch, SmtpServer
 
 NOW = datetime.datetime(2026, 11, 29, 9, 0, tzinfo=datetime.timezone.utc)
@@ -106,3 +109,27 @@ def test_a_slow_smtp_server_does_not_hold_up_banners_or_writes(live_server_facto
         slow.release.set()
     assert server.stop() == 0
     assert received(slow) == {address: 1 for address in RECIPIENTS[:3]}
+
+
+def test_sigterm_waits_for_a_cycle_started_over_the_api(live_server_factory, tmp_path, smtp):
+    data_dir = tmp_path / "data"
+    env = {"SCIMWATCH_MAIL_BACKEND": "smtp", "SCIMWATCH_SMTP_HOST": "127.0.0.1",
+           "SCIMWATCH_SMTP_PORT": str(smtp.port), "SCIMWATCH_SMTP_SECURITY": "none"}
+    server = live_server_factory(env=env, data_dir=data_dir)
+    slow = SlowMailbox()
+    serve_with(smtp, slow)
+    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)).strftime("%Y-%m-%d")
+    for address in RECIPIENTS[:2]:
+        server.add_key(org_id="org", expires_at=soon, notify=[address])
+    run = threading.Thread(target=lambda: requests.post(
+        server.url + "/api/v1/reminders/run", headers={"Authorization": f"Bearer {server.admin_token}"}, timeout=60))
+    run.start()
+    assert slow.arrived.wait(30)
+    server.process.terminate()
+    # waitress stops waiting for in-flight requests after 5 s; the cycle must still be allowed to end.
+    threading.Timer(7, slow.release.set).start()
+    assert server.process.wait(timeout=60) == 0
+    run.join(60)
+    assert received(slow) == {address: 1 for address in RECIPIENTS[:2]}
+    records = json.loads((data_dir / DATA_FILE).read_text())["deliveries"].values()
+    assert sorted(record["status"] for record in records) == ["sent", "sent"]
