@@ -9,6 +9,7 @@
   let payload = null;
   const dismissed = new Set();
   let shownHref = null;
+  let shownBanners = null;
   let host = null;
 
   /** Returns the org id in /o/{org_id}/..., or "" when the page has none. */
@@ -33,7 +34,12 @@
   /** Renders the banners for the current URL into the single #scimwatch-banner host. */
   const show = () => {
     shownHref = location.href;
-    host = renderer.render(renderer.forOrg(payload, orgInUrl()), { position: "top", dismissals });
+    const banners = renderer.forOrg(payload, orgInUrl());
+    // Every refresh rewrites the cache; rebuilding unchanged alerts would make screen readers repeat them.
+    const seen = JSON.stringify(banners) + "|" + dismissed.size;
+    if (seen === shownBanners && (!host || host.isConnected)) return;
+    shownBanners = seen;
+    host = renderer.render(banners, { position: "top", dismissals });
   };
 
   /** Renders again after an in-page navigation or when the app removed the host. */

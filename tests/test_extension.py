@@ -157,6 +157,22 @@ def test_the_banner_comes_back_when_the_app_removes_it(connected):
     assert page.evaluate("document.body.firstElementChild.id") == "scimwatch-banner"
 
 
+def test_a_refresh_that_brings_the_same_banners_leaves_the_alerts_alone(connected, server):
+    page = connected.open(f"{ADMIN}/o/{ORG_B}/overview")
+    wait_for_titles(page, [CRITICAL_B])
+    find_alert = "document.getElementById('scimwatch-banner').shadowRoot.querySelector('[role=alert]')"
+    page.evaluate(f"window.firstAlert = {find_alert}")
+    fetched = connected.storage("local")
+    connected.refresh()
+    # The cache was rewritten (a new fetch time) but the alert is the same element: not announced again.
+    assert connected.storage("local") != fetched
+    assert page.evaluate(f"window.firstAlert === {find_alert}")
+    add_key(server, ORG_B, 1, "Entra B")
+    connected.refresh()
+    wait_for_titles(page, ["SCIM API key expires in 1 day", CRITICAL_B])
+    assert page.evaluate(f"window.firstAlert !== {find_alert}")
+
+
 def test_a_dismissed_banner_stays_dismissed_across_reloads_and_tabs(connected):
     page = connected.open(f"{ADMIN}/")
     wait_for_titles(page, [CRITICAL_B, WARNING_A])
