@@ -205,7 +205,7 @@ def tokens_list():
 @tokens.command("revoke")
 @click.argument("token_id")
 def tokens_revoke(token_id):
-    """Revoke a token by its id (from `tokens list`); requests with it get 401 at once."""
+    """Revoke a token by its id (from `tokens list`); stop the server first, it answers 401 from its next start."""
     app = open_app()
     try:
         revoked = app.extensions["scimwatch"].tokens.remove(token_id)

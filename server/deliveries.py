@@ -42,9 +42,11 @@ class DeliveryLog:
 def pending_record(reminder: reminders.Reminder, previous: Mapping | None, message_id: str, now: datetime) -> dict:
     """Return the record written just before a reminder is sent."""
     stamp = format_time(now)
+    # A cancellation's reason does not describe the new attempt.
+    error = previous["error"] if previous and previous["status"] != "cancelled" else None
     return {"id": reminder.delivery_id, "key_id": reminder.key_id, "expires_at": reminder.expires_at,
             "stage": reminder.stage, "recipient": reminder.recipient, "status": "pending",
-            "attempts": previous["attempts"] if previous else 0, "error": previous["error"] if previous else None,
+            "attempts": previous["attempts"] if previous else 0, "error": error,
             "message_id": message_id, "created_at": previous["created_at"] if previous else stamp,
             "updated_at": stamp, "sent_at": None}
 

@@ -118,8 +118,6 @@ def check_fields(data, *, partial: bool) -> dict:
         raise ValidationError({"body": "must be a JSON object with the key's fields"})
     problems, cleaned = {}, {}
     for name, value in data.items():
-        if not isinstance(name, str):
-            continue
         if name.lower() in SECRET_FIELDS:
             problems[name] = NEVER_STORED
         elif name in SERVER_FIELDS:

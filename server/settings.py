@@ -23,7 +23,6 @@ class Setting:
     default: str
     help: str
     parse: Callable[[str], object]
-    secret: bool = False
 
 
 def _text(value: str) -> str:
@@ -109,7 +108,7 @@ SETTINGS = (
     Setting("HOST", "127.0.0.1", "address to listen on", _text),
     Setting("PORT", "8080", "port to listen on (0 picks a free one)", _port),
     Setting("DATA_DIR", "./data", "folder for the TinyDB file, lock file and outbox", lambda v: Path(v.strip() or ".")),
-    Setting("ADMIN_TOKEN", "", "bearer token for the admin API; generated on first start when empty", _text, secret=True),
+    Setting("ADMIN_TOKEN", "", "bearer token for the admin API; generated on first start when empty", _text),
     Setting("PUBLIC_BANNERS", "false", "serve the banner API without a token", _bool),
     Setting("BANNER_ORIGINS", "", "extra exact origins allowed by CORS on the banner API, comma-separated", _origins),
     Setting("MAIL_BACKEND", "outbox", "outbox writes .eml files to DATA_DIR/outbox; smtp sends with yagmail",
@@ -118,7 +117,7 @@ SETTINGS = (
     Setting("SMTP_PORT", "587", "SMTP server port", _port),
     Setting("SMTP_SECURITY", "starttls", "starttls, ssl or none", _choice("starttls", "ssl", "none")),
     Setting("SMTP_USER", "", "SMTP login; no login when empty", _text),
-    Setting("SMTP_PASSWORD", "", "SMTP password", lambda v: v, secret=True),
+    Setting("SMTP_PASSWORD", "", "SMTP password", lambda v: v),
     Setting("MAIL_FROM", "scimwatch@localhost", "sender address", _sender),
     Setting("NOTIFY", "", "comma-separated addresses added to every key's recipients", _emails),
     Setting("THRESHOLDS", "30,14,7,3,1", "reminder stages, days before expiry", _thresholds),

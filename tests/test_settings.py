@@ -16,6 +16,7 @@ def test_every_setting_is_in_the_readme_with_its_default(setting):
     assert row, f"{PREFIX}{setting.name} is missing from the README's configuration table"
     default = f"`{setting.default}`" if setting.default else "empty"
     assert row.group(0).split("|")[2].strip() == default
+    assert row.group(0).split("|")[3].strip() == setting.help
 
 
 def test_the_readme_names_no_setting_that_does_not_exist():
