@@ -78,17 +78,29 @@ class LiveServer:
         self.read_token = created.stdout.strip()
         self.process = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=self.env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.output = []
-        self.url = self._wait_for_listen_line()
+        self.output, self.errors = [], []
+        # Drain both pipes for the server's whole life: a full pipe would block a chatty server.
+        errors = threading.Thread(target=self._drain, args=(self.process.stderr, self.errors), daemon=True)
+        errors.start()
+        self.url = self._wait_for_listen_line(errors)
+        output = threading.Thread(target=self._drain, args=(self.process.stdout, self.output), daemon=True)
+        output.start()
+        self._drains = (errors, output)
         self._wait_healthy()
 
-    def _wait_for_listen_line(self) -> str:
+    @staticmethod
+    def _drain(pipe, lines: list) -> None:
+        for line in pipe:
+            lines.append(line)
+
+    def _wait_for_listen_line(self, errors: threading.Thread) -> str:
         for line in self.process.stdout:
             self.output.append(line)
             match = re.search(r"listening on (http://\S+)", line)
             if match:
                 return match.group(1)
-        raise AssertionError("server exited before listening:\n" + "".join(self.output) + self.process.stderr.read())
+        errors.join(10)
+        raise AssertionError("server exited before listening:\n" + "".join(self.output + self.errors))
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + 20
@@ -126,6 +138,9 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # The process has exited, so both pipes reach their end and the drains finish.
+        for drain in self._drains:
+            drain.join(10)
         self.process.stdout.close()
         self.process.stderr.close()
         return self.process.returncode
