@@ -12,8 +12,8 @@ from pathlib import Path
 import requests
 
 from . import fleet
-from .serving import Server
 from .serve_app import CONSTANT_PATH
+from .serving import Server
 from .table import Row, ratio
 
 CONCURRENCY = (1, 8, 32)
@@ -37,12 +37,12 @@ def ensure_wrk() -> str:
     if found:
         return found
     prefix = [] if os.geteuid() == 0 else ["sudo"]
-    subprocess.run(prefix + ["apt-get", "install", "-y", "-qq", "wrk"], check=False,
+    subprocess.run([*prefix, "apt-get", "install", "-y", "-qq", "wrk"], check=False,
                    env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     found = shutil.which("wrk")
     if not found:
-        subprocess.run(prefix + ["apt-get", "update", "-qq"], check=True)
-        subprocess.run(prefix + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        subprocess.run([*prefix, "apt-get", "update", "-qq"], check=True)
+        subprocess.run([*prefix, "apt-get", "install", "-y", "-qq", "wrk"], check=True)
         found = shutil.which("wrk")
     return found
 
@@ -65,7 +65,7 @@ def wrk_run(wrk: str, server: Server, path: str, connections: int, seconds: floa
     if script:
         command += ["-s", str(script)]
     cpu_before = server.cpu_seconds()
-    output = subprocess.run(command + [server.url + path], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run([*command, server.url + path], capture_output=True, text=True, check=True).stdout
     cpu = server.cpu_seconds() - cpu_before
     count = int(re.search(r"(\d+) requests in", output).group(1))
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
@@ -100,7 +100,8 @@ def run(seconds: float = 10, keys: int = KEYS, orgs: int = ORGS, rounds: int = 2
             sample = requests.get(server.url + "/api/v1/banners", params={"org_id": fleet.org_id(7)},
                                   headers=headers, timeout=10)
             constant = requests.get(server.url + CONSTANT_PATH, timeout=10)
-            assert sample.status_code == 200 and sample.json()["banners"] == constant.json()["banners"], "baseline must match a banner answer"
+            assert sample.status_code == 200 and sample.json()["banners"] == constant.json()["banners"], \
+                "baseline must match a banner answer"
             wrk_run(wrk, server, CONSTANT_PATH, 8, min(seconds, 2), headers, None)  # warm-up
             wrk_run(wrk, server, "/", 8, min(seconds, 2), headers, script)
             for connections in CONCURRENCY:

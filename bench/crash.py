@@ -34,10 +34,10 @@ class Writer(threading.Thread):
                     raise RuntimeError(created.text)
                 key_id = created.json()["id"]
                 self.acknowledged[key_id] = {f"w{self.number}-{step}"}
-                self.attempt(key_id, "relabelled", lambda: self.http.patch(
+                self.attempt(key_id, "relabelled", lambda key_id=key_id: self.http.patch(
                     self.url + f"/api/v1/keys/{key_id}", json={"label": "relabelled"}, timeout=10), 200)
                 if step % 3 == 0:
-                    self.attempt(key_id, None, lambda: self.http.delete(
+                    self.attempt(key_id, None, lambda key_id=key_id: self.http.delete(
                         self.url + f"/api/v1/keys/{key_id}", timeout=10), 204)
         except requests.RequestException:
             return  # the server was killed

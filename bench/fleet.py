@@ -10,10 +10,10 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from server import keys, tokens
-from server.runbook import IDENTITY_PROVIDERS
-from server.storage import DATA_FILE
-from server.times import format_time, utcnow
+from server.domain import keys, tokens
+from server.domain.runbook import IDENTITY_PROVIDERS
+from server.domain.times import format_time, utcnow
+from server.store.storage import DATA_FILE
 
 READ_TOKEN = "bench-read-token"
 ADMIN_TOKEN = "bench-admin-token"

@@ -12,20 +12,21 @@ import random
 import socket
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
 import requests
 from aiosmtpd.controller import Controller
 
-from server import create_app, deliveries
+from server import create_app
+from server.notify import deliveries
 
 from . import fleet
 from .serving import Server
 from .table import Row
 
-START = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 MODES = ("fine", "down", "refuse-4xx", "refuse-5xx", "dies", "slow")
 
 
@@ -88,7 +89,7 @@ def run(cycles: int = 60, keys: int = 120, seed_value: int = 6) -> list[Row]:
     smtp = FaultySmtp()
     carried: dict[str, list[str]] = {}  # Message-ID -> delivery ids it carried
     attempts: dict[str, str] = {}
-    modes_seen = {mode: 0 for mode in MODES}
+    modes_seen = dict.fromkeys(MODES, 0)
     with tempfile.TemporaryDirectory(prefix="scimwatch-outage-") as folder:
         fleet.seed(Path(folder), keys, orgs=10, now=START, fields=outage_fields)
         app = create_app({"DATA_DIR": folder, "ADMIN_TOKEN": fleet.ADMIN_TOKEN, "CLOCK": lambda: clock["now"],
@@ -106,7 +107,7 @@ def run(cycles: int = 60, keys: int = 120, seed_value: int = 6) -> list[Row]:
             return report
 
         try:
-            for number in range(cycles):
+            for _ in range(cycles):
                 mode = rng.choice(MODES)
                 modes_seen[mode] += 1
                 smtp.set_mode(mode, rng)
@@ -144,7 +145,7 @@ def crash_run(trials: int = 5, keys: int = 200, seed_value: int = 6) -> list[Row
     rng = random.Random(seed_value)
     smtp = FaultySmtp()
     smtp.set_mode("slow", rng)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def due_fields(number, orgs, now, rng):
         fields = fleet.key_fields(number, orgs, now, rng)

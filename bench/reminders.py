@@ -8,16 +8,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from server import create_app, deliveries, email_message, reminders
-from server.times import format_time
+from server import create_app
+from server.domain import reminders
+from server.domain.times import format_time
+from server.notify import deliveries, email_message
 
 from . import fleet
 from .table import Row, ms, ratio
 
-NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 IDLE_TARGET = 0.2
 SEND_TARGET = 0.7
 

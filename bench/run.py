@@ -28,7 +28,8 @@ SUITES = {
 
 def machine() -> str:
     """Return a one-line description of where the figures were taken."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return (f"commit {commit or '?'}, Python {platform.python_version()}, {os.cpu_count()} cores, "
             f"load average before the run {load}")
@@ -37,7 +38,8 @@ def machine() -> str:
 def main(argv=None) -> None:
     """Parse options, run the chosen suites and print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="shorter runs and smaller sizes (a smoke test, not figures)")
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter runs and smaller sizes (a smoke test, not figures)")
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma-separated suites from {', '.join(SUITES)}")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     options = parser.parse_args(argv)

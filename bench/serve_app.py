@@ -10,7 +10,8 @@ import sys
 
 from flask import jsonify
 
-from server import cli, scheduler
+from server import cli
+from server.notify import scheduler
 from server.serve import run
 
 CONSTANT_PATH = "/bench/constant"

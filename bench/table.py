@@ -37,6 +37,7 @@ def render(rows: list[Row]) -> str:
     widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
 
     def fmt(line):
-        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths)) + " |"
+        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) + " |"
 
-    return "\n".join([fmt(lines[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [fmt(l) for l in lines[1:]])
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([fmt(lines[0]), rule, *(fmt(line) for line in lines[1:])])

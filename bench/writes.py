@@ -75,7 +75,8 @@ def run(sizes=SIZES, samples: int = 30) -> list[Row]:
         for operation in ("write", "rotate", "delete"):
             median = statistics.median(times[operation])
             medians.setdefault(operation, {})[size] = median
-            growth = f", {median / medians[operation][sizes[0]]:.1f}x the {sizes[0]:,} figure" if size != sizes[0] else ""
+            first = medians[operation][sizes[0]]
+            growth = f", {median / first:.1f}x the {sizes[0]:,} figure" if size != sizes[0] else ""
             checked = operation == "write" and size == 10_000
             rows.append(Row(f"{operation} one key, {size:,} stored: median / p99 (n={len(times[operation])})",
                             f"{ms(median)} / {ms(p99(times[operation]))}{growth}",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need (pip packages, Debian's chromium, web-ext), then run every test.
+# Install everything the tests need (pip packages, Debian's chromium, web-ext), lint, then run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,5 +15,10 @@ python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.
 command -v npm >/dev/null || apt_install nodejs npm
 # The extension's lint test runs web-ext, pinned in extension/package-lock.json.
 npm ci --prefix extension --no-audit --no-fund --loglevel=error
+
+# Lint, import contracts (DESIGN §10) and types: settings in pyproject.toml.
+python3 -m ruff check server bench tests
+lint-imports --no-cache
+python3 -m mypy
 
 python3 -m pytest "$@"

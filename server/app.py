@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Callable, Mapping
+from typing import cast
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
-from . import cors, deliveries, errors, settings as settings_module, tokens
-from .api import api
-from .public import public
-from .reminders_api import reminders_api
-from .registry import Registry
-from .storage import Store
-from .times import format_time, utcnow
+from . import settings as settings_module
+from .domain import tokens
+from .domain.times import format_time, utcnow
+from .notify import deliveries
+from .store.registry import Registry
+from .store.storage import Store
+from .web import cors, errors
+from .web.api import api
+from .web.public import public
+from .web.reminders_api import reminders_api
 
 MAX_BODY = 64 * 1024
 
@@ -69,6 +74,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     `test_config` may also carry `CLOCK`, a callable returning the current UTC time. `store` is an
     already open data folder (the CLI opens it itself to choose read-only or locked).
     """
+    environ: Mapping[str, str]
     if test_config is None:
         environ, clock = os.environ, utcnow
     else:
@@ -81,7 +87,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
 
     app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False
     # JSON stays ASCII-escaped (Flask's default) so any string, even an unpaired surrogate, can be answered.
     app.extensions["scimwatch"] = Scimwatch(config, store, clock)
     errors.register(app)

@@ -6,15 +6,15 @@ import os
 
 import click
 
-from . import scheduler
 from . import settings as settings_module
 from .app import create_app
-from .deliveries import service_for
-from .keys import ValidationError
-from .registry import KeyNotFound
-from .storage import StorageError, Store
-from .times import utcnow
-from .tokens import SCOPES
+from .domain.keys import ValidationError
+from .domain.times import utcnow
+from .domain.tokens import SCOPES
+from .notify import scheduler
+from .notify.deliveries import service_for
+from .store.registry import KeyNotFound
+from .store.storage import StorageError, Store
 
 
 def load_settings() -> dict:
@@ -136,7 +136,8 @@ def keys_list(org_id, as_json):
         click.echo("no keys recorded")
     for record in records:
         name = record["directory_name"] or record["label"] or record["directory_id"] or "-"
-        click.echo(f"{record['expires_at']}  {record['id']}  {record['org_id']}  {name}  ({record['identity_provider']})")
+        click.echo(f"{record['expires_at']}  {record['id']}  {record['org_id']}  {name}  "
+                   f"({record['identity_provider']})")
 
 
 @keys.command("rotate")

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
-from .keys import EMAIL_PATTERN, LOCAL_PART
+from .domain.keys import EMAIL_PATTERN, LOCAL_PART
 
 PREFIX = "SCIMWATCH_"
 

@@ -112,7 +112,8 @@ class LiveServer:
                 time.sleep(0.05)
         raise AssertionError("server never became healthy")
 
-    def api(self, method: str, path: str, json=None, token: str | None = "admin", **kwargs) -> requests.Response:
+    def api(self, method: str, path: str, json=None, token: str | None = "admin",  # noqa: S107
+            **kwargs) -> requests.Response:
         """Send a request; token is 'admin', 'read', None (no header) or a literal token."""
         token = {"admin": self.admin_token, "read": self.read_token}.get(token, token)
         headers = kwargs.pop("headers", {})

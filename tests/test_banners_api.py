@@ -1,15 +1,14 @@
 """The banner API: payload shape, severities, order, per-provider steps, and CORS."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from server import create_app
-from server.runbook import IDENTITY_PROVIDERS
-
 from conftest import ADMIN_TOKEN
 
-NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+from server import create_app
+from server.domain.runbook import IDENTITY_PROVIDERS
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
 BANNER_FIELDS = {"id", "key_id", "severity", "title", "message", "org_id", "org_name", "directory_id",
                  "directory_name", "identity_provider", "kind", "label", "expires_at", "days_left", "steps",

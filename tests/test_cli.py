@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import requests
-
 from conftest import ROOT, LiveServer, run_cli, server_env
 
 
@@ -37,8 +36,10 @@ def test_keys_add_list_rotate_and_remove(env):
 @pytest.mark.parametrize("args, says", [
     (["keys", "add", "--org-id", "o"], "Missing option '--expires-at'"),
     (["keys", "add", "--org-id", "o", "--expires-at", "2026-02-30"], "--expires-at: '2026-02-30' is not a real date"),
-    (["keys", "add", "--org-id", "o", "--expires-at", "2026-12-01", "--idp", "azure"], "--identity-provider: must be one of"),
-    (["keys", "add", "--org-id", "o", "--expires-at", "2026-12-01", "--threshold", "soon"], "'soon' is not a valid integer"),
+    (["keys", "add", "--org-id", "o", "--expires-at", "2026-12-01", "--idp", "azure"],
+     "--identity-provider: must be one of"),
+    (["keys", "add", "--org-id", "o", "--expires-at", "2026-12-01", "--threshold", "soon"],
+     "'soon' is not a valid integer"),
     (["keys", "rotate", "missing-id"], "no key with id 'missing-id'"),
     (["keys", "remove", "missing-id"], "no key with id 'missing-id'"),
     (["tokens", "create", "--scope", "root"], "'root' is not one of 'read', 'admin'"),
@@ -82,7 +83,8 @@ def test_a_setting_that_does_not_parse_stops_start_up_naming_it(env, variable, v
 def test_a_secret_file_setting_is_read_and_a_missing_one_named(env, tmp_path):
     token_file = tmp_path / "admin-token"
     token_file.write_text("from-a-file-token\n")
-    server = LiveServer(env["SCIMWATCH_DATA_DIR"], {"SCIMWATCH_ADMIN_TOKEN": "", "SCIMWATCH_ADMIN_TOKEN_FILE": str(token_file)})
+    server = LiveServer(env["SCIMWATCH_DATA_DIR"],
+                        {"SCIMWATCH_ADMIN_TOKEN": "", "SCIMWATCH_ADMIN_TOKEN_FILE": str(token_file)})
     try:
         assert server.api("GET", "/api/v1/keys", token="from-a-file-token").status_code == 200
     finally:
@@ -108,7 +110,7 @@ def first_start_output(env) -> tuple[str, int]:
 
 def test_a_first_start_prints_an_admin_token_once_that_works(env):
     env = {**env, "SCIMWATCH_ADMIN_TOKEN": ""}
-    output, code, url = first_start_output(env)
+    output, code, _url = first_start_output(env)
     assert code == 0
     token = re.search(r"admin token: (\S+)", output).group(1)
     assert re.search(r"listening on http://127\.0\.0\.1:\d+", output)

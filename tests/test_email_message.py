@@ -1,14 +1,15 @@
 """The reminder email as a mail client sees it: structure, wording, links, escaping, header safety."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from html.parser import HTMLParser
 
-from server import email_message, reminders
-from server.times import format_time
+from server.domain import reminders
+from server.domain.times import format_time
+from server.notify import email_message
 
-NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
 def digest_for(*keys, recipient="admin@example.com"):

@@ -1,12 +1,12 @@
 """Expiry maths: days left, severity boundaries and reminder stages (pure, no server)."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.expiry import current_stage, days_left, severity
-from server.times import format_time, parse_time
+from server.domain.expiry import current_stage, days_left, severity
+from server.domain.times import format_time, parse_time
 
-NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
 
@@ -77,5 +77,5 @@ def test_times_are_read_as_rfc3339_or_a_plain_date_and_written_in_utc(text, expe
                                   "2026-12-06T25:00:00Z", "", "2026-12-06\n", "tomorrow",
                                   "1999-12-31", "2999-12-31T23:59:59-23:59", "9999-12-31T23:59:59-01:00"])
 def test_times_that_are_not_real_or_have_no_zone_are_refused(text):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"not a|outside the years|must be"):
         parse_time(text)

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import HtmlPages
 from extension_helpers import ADMIN, ExtensionBrowser, banner_texts, banner_titles, build_extension, manifest
 
@@ -32,7 +31,7 @@ def chromium(playwright_instance, extension_dir, tmp_path):
 
 def expires_in(days: int) -> str:
     """Return an expiry time that leaves `days` whole days (plus half a day)."""
-    moment = datetime.now(timezone.utc) + timedelta(days=days, hours=12)
+    moment = datetime.now(UTC) + timedelta(days=days, hours=12)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

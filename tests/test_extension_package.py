@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from extension_helpers import ROOT, build_extension
 
 EXTENSION = ROOT / "extension"

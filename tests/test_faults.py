@@ -17,14 +17,14 @@ import uuid
 
 import pytest
 import requests
-
 from conftest import ROOT
-from server.storage import DATA_FILE, Store
+
+from server.store.storage import DATA_FILE, Store
 
 # A writer that stores documents one at a time and prints each id once the store has acknowledged it.
 WRITER = """
 import sys, uuid
-from server.storage import Store
+from server.store.storage import Store
 keys = Store(sys.argv[1]).collection("keys")
 while True:
     document = {"id": str(uuid.uuid4()), "org_id": "org", "notes": "n" * 400}
@@ -75,7 +75,7 @@ def test_a_server_killed_while_clients_write_keeps_every_acknowledged_key(live_s
         server = live_server_factory(data_dir=data_dir)
         enough = threading.Semaphore(0)
 
-        def write():
+        def write(server=server, enough=enough):
             with contextlib.suppress(requests.RequestException):
                 while True:
                     created = server.add_key(org_id="org", expires_at=FUTURE, label="crash")
@@ -190,7 +190,8 @@ def read_only(folder):
         if subprocess.run(["mount", "-o", "remount,bind,ro", folder], capture_output=True).returncode != 0:
             undo()
             undo = None
-    if undo is None and shutil.which("chattr") and subprocess.run(["chattr", "+i", folder], capture_output=True).returncode == 0:
+    if undo is None and shutil.which("chattr") and \
+            subprocess.run(["chattr", "+i", folder], capture_output=True).returncode == 0:
         undo = lambda: subprocess.run(["chattr", "-i", folder], check=True)  # noqa: E731
     if undo is None:
         pytest.skip("cannot make a folder read-only here (no mount, chattr or chmod that stops this user)")

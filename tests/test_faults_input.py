@@ -6,12 +6,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import ADMIN_TOKEN
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from server import create_app
-from server.keys import NEVER_STORED
-from server.storage import DATA_FILE
+from server.domain.keys import NEVER_STORED
+from server.store.storage import DATA_FILE
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 VALID_KEY = {"org_id": "0d2c7c43-5c1e-4a55-9b49-0c0f5b0a1e21", "expires_at": "2030-06-01", "label": "kept",
@@ -82,7 +83,8 @@ BAD_BODIES = [
     pytest.param(b'"a string"', id="string"),
     pytest.param(b"12", id="number"),
     pytest.param(b"NaN", id="nan"),
-    pytest.param(b'{"org_id": "x", "expires_at": "2027-01-01", "nested": {"a": [1, {"b": null}]}}', id="unknown-nested"),
+    pytest.param(b'{"org_id": "x", "expires_at": "2027-01-01", "nested": {"a": [1, {"b": null}]}}',
+                 id="unknown-nested"),
     pytest.param(b'{"a": ' * 20 + b"1" + b"}" * 20, id="nested-20"),
     pytest.param(b"[" * 30000 + b"]" * 30000, id="nested-30000"),
     pytest.param(b'{"\\ud800": 1}', id="surrogate-field-name"),
@@ -92,7 +94,7 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize("raw", BAD_BODIES)
 def test_every_route_refuses_or_ignores_a_bad_body(api, raw):
-    assert BODY_ROUTES <= set(api.routes())
+    assert set(api.routes()) >= BODY_ROUTES
     for method, path in api.routes():
         if method == "DELETE":
             continue  # a DELETE with a body still deletes: that is not bad input
@@ -225,7 +227,8 @@ json_values = st.recursive(
 times = st.builds(
     lambda year, month, day, rest: f"{year:04d}-{month:02d}-{day:02d}{rest}",
     st.integers(1900, 2199), st.integers(0, 13), st.integers(0, 32),
-    st.sampled_from(["", "T00:00:00Z", "T23:59:59+14:00", "T12:30:00.5-08:00", "T24:00:00Z", "T10:00:00", " 10:00:00z"]))
+    st.sampled_from(["", "T00:00:00Z", "T23:59:59+14:00", "T12:30:00.5-08:00", "T24:00:00Z", "T10:00:00",
+                     " 10:00:00z"]))
 field_values = {
     "expires_at": times | json_values,
     "identity_provider": st.sampled_from(["okta", "entra", "google", "other", "Okta", "azure"]) | json_values,

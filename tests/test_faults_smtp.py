@@ -8,12 +8,12 @@ import threading
 
 import pytest
 import requests
-
 from conftest import run_cli, server_env
-from server.storage import DATA_FILE
 from smtp_helpers import Clock, Mailbox, Scimwatch, SmtpServer
 
-NOW = datetime.datetime(2026, 11, 29, 9, 0, tzinfo=datetime.timezone.utc)
+from server.store.storage import DATA_FILE
+
+NOW = datetime.datetime(2026, 11, 29, 9, 0, tzinfo=datetime.UTC)
 RECIPIENTS = [f"owner{n}@example.com" for n in range(12)]
 
 
@@ -82,7 +82,7 @@ def test_an_smtp_server_that_dies_mid_cycle_loses_no_reminder_and_sends_none_twi
     serve_with(smtp, revived)
     assert scimwatch.run()["sent"] == 7
     assert scimwatch.run()["due"] == []
-    assert {**received(dying), **received(revived)} == {address: 1 for address in RECIPIENTS}
+    assert {**received(dying), **received(revived)} == dict.fromkeys(RECIPIENTS, 1)
     assert set(received(dying)).isdisjoint(received(revived))
     assert {(d["status"], d["error"]) for d in scimwatch.deliveries()} == {("sent", None)}
     scimwatch.close()
@@ -94,7 +94,7 @@ def test_a_slow_smtp_server_does_not_hold_up_banners_or_writes(live_server_facto
     data_dir = tmp_path / "data"
     env = {"SCIMWATCH_MAIL_BACKEND": "smtp", "SCIMWATCH_SMTP_HOST": "127.0.0.1",
            "SCIMWATCH_SMTP_PORT": str(smtp.port), "SCIMWATCH_SMTP_SECURITY": "none"}
-    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)).strftime("%Y-%m-%d")
+    soon = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)).strftime("%Y-%m-%d")
     for address in RECIPIENTS[:3]:
         added = run_cli("keys", "add", "--org-id", "org", "--expires-at", soon, "--notify", address,
                         env=server_env(data_dir, env))
@@ -109,7 +109,7 @@ def test_a_slow_smtp_server_does_not_hold_up_banners_or_writes(live_server_facto
     finally:
         slow.release.set()
     assert server.stop() == 0
-    assert received(slow) == {address: 1 for address in RECIPIENTS[:3]}
+    assert received(slow) == dict.fromkeys(RECIPIENTS[:3], 1)
 
 
 def test_sigterm_waits_for_a_cycle_started_over_the_api(live_server_factory, tmp_path, smtp):
@@ -119,7 +119,7 @@ def test_sigterm_waits_for_a_cycle_started_over_the_api(live_server_factory, tmp
     server = live_server_factory(env=env, data_dir=data_dir)
     slow = SlowMailbox()
     serve_with(smtp, slow)
-    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)).strftime("%Y-%m-%d")
+    soon = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)).strftime("%Y-%m-%d")
     for address in RECIPIENTS[:2]:
         server.add_key(org_id="org", expires_at=soon, notify=[address])
     def run_now():
@@ -136,6 +136,6 @@ def test_sigterm_waits_for_a_cycle_started_over_the_api(live_server_factory, tmp
     threading.Timer(7, slow.release.set).start()
     assert server.process.wait(timeout=60) == 0
     run.join(60)
-    assert received(slow) == {address: 1 for address in RECIPIENTS[:2]}
+    assert received(slow) == dict.fromkeys(RECIPIENTS[:2], 1)
     records = json.loads((data_dir / DATA_FILE).read_text())["deliveries"].values()
     assert sorted(record["status"] for record in records) == ["sent", "sent"]

@@ -1,13 +1,12 @@
 """The keys API: every endpoint's success and error paths, in the one error shape."""
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from conftest import ADMIN_TOKEN
 
 from server import create_app
-from server.storage import DATA_FILE
-
-from conftest import ADMIN_TOKEN
+from server.store.storage import DATA_FILE
 
 ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
 
@@ -83,7 +82,7 @@ def test_delete_removes_the_key(client, admin):
 
 def test_rotate_defaults_to_365_days_from_now_and_keeps_history(data_dir, admin):
     pinned = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN,
-                         "CLOCK": lambda: datetime(2026, 11, 29, 9, 30, tzinfo=timezone.utc)})
+                         "CLOCK": lambda: datetime(2026, 11, 29, 9, 30, tzinfo=UTC)})
     client = pinned.test_client()
     key = client.post("/api/v1/keys", json=a_key(expires_at="2026-12-06"), headers=admin).get_json()
     response = client.post(f"/api/v1/keys/{key['id']}/rotate", headers=admin)

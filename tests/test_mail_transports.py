@@ -1,17 +1,18 @@
 """Mail transports against a real aiosmtpd on loopback: TLS modes, login, failures, one connection per burst, outbox."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
-
-from server import email_message, reminders
-from server.mail import MailError, Outbox, transport_from_settings
-from server.times import format_time
 from smtp_helpers import Clock, Scimwatch, SmtpServer, make_certificate
 
-NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+from server.domain import reminders
+from server.domain.times import format_time
+from server.notify import email_message
+from server.notify.mail import MailError, Outbox, transport_from_settings
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
 def messages(*recipients):
@@ -119,7 +120,7 @@ def test_a_refused_message_does_not_stop_the_next_one(servers):
     batch = messages("a@example.com", "b@example.com")
     server.mailbox.refuse_with = "550 5.1.1 no such user"
     with transport(server).session() as send:
-        with pytest.raises(MailError, match="550 5.1.1 no such user"):
+        with pytest.raises(MailError, match=r"550 5\.1\.1 no such user"):
             send(batch[0])
         server.mailbox.refuse_with = None
         send(batch[1])

@@ -1,13 +1,12 @@
 """Reminder cycles end to end: a real data folder, a real SMTP server on loopback, an injected clock."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from smtp_helpers import Clock, Scimwatch, SmtpServer
 
-START = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -73,7 +72,7 @@ def test_rotating_a_key_silences_it_and_re_arms_every_stage(scimwatch, smtp, clo
     scimwatch.rotate(key["id"], expires_at="2027-11-01T09:00:00Z")
     clock.advance(days=2)
     assert scimwatch.run()["due"] == []
-    clock.now = datetime(2027, 10, 25, 9, 0, tzinfo=timezone.utc)
+    clock.now = datetime(2027, 10, 25, 9, 0, tzinfo=UTC)
     scimwatch.run()
     assert [s.split(" – ")[0] for s in subjects(smtp)] == ["Warning: SCIM API key expires in 6 days",
                                                            "Warning: SCIM API key expires in 7 days"]

@@ -1,12 +1,12 @@
 """Reminder planning without Flask, TinyDB or SMTP: which reminders are due and how digests are grouped."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from server import reminders
-from server.times import format_time
+from server.domain import reminders
+from server.domain.times import format_time
 
-NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
 def key(key_id, days, notify=("admin@example.com",), **fields):

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from conftest import run_cli, server_env
-from server import create_app, scheduler
 from smtp_helpers import Clock, Scimwatch
 
-NOW = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
+from server import create_app
+from server.notify import scheduler
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
 def soon(days: int) -> str:
     """An expiry date `days` from the real now (the CLI and live server use the real clock)."""
-    return (datetime.now(timezone.utc) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def add_key_with_cli(env, days, address="admin@example.com"):
@@ -71,7 +73,7 @@ def test_an_exception_in_a_cycle_is_logged_and_does_not_end_the_loop(caplog):
     def broken_cycle():
         raise RuntimeError("disk on fire")
 
-    with caplog.at_level(logging.ERROR, logger="server.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="server.notify.scheduler"):
         scheduler.run_guarded(broken_cycle)
     assert "reminder cycle failed" in caplog.text and "disk on fire" in caplog.text
 

@@ -2,10 +2,9 @@
 import re
 
 import pytest
+from conftest import ROOT
 
 from server.settings import FILE_SETTINGS, PREFIX, SETTINGS, ConfigError, load
-
-from conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 

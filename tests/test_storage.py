@@ -4,10 +4,9 @@ import subprocess
 import sys
 
 import pytest
-
-from server.storage import DATA_FILE, DataFolderBusy, Store, StorageError, thaw
-
 from conftest import ROOT, server_env
+
+from server.store.storage import DATA_FILE, DataFolderBusy, StorageError, Store, thaw
 
 
 def test_documents_survive_closing_and_reopening(data_dir):
@@ -43,11 +42,14 @@ def test_a_batch_is_written_once_and_kept_whole_or_not_at_all(data_dir):
     with store.batch():
         keys.insert({"id": "a"})
         keys.insert({"id": "b"})
-    with pytest.raises(RuntimeError):
+    def half_a_batch():
         with store.batch():
             keys.insert({"id": "c"})
             keys.remove("a")
             raise RuntimeError("half way")
+
+    with pytest.raises(RuntimeError, match="half way"):
+        half_a_batch()
     assert sorted(d["id"] for d in keys.all()) == ["a", "b"]
     on_disk = json.loads((data_dir / DATA_FILE).read_text())
     assert sorted(d["id"] for d in on_disk["keys"].values()) == ["a", "b"]

@@ -5,13 +5,12 @@ import gzip
 import re
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import HtmlPages, LiveServer
+from playwright.sync_api import expect
 
 WIDGET = Path(__file__).resolve().parent.parent / "widget" / "scim-banner.js"
 XSS = '<img src=x onerror="window.__pwned=1">'
@@ -52,7 +51,7 @@ def console(page):
 
 
 def expiry(severity: str) -> str:
-    moment = datetime.now(timezone.utc) + timedelta(hours=EXPIRES_IN_HOURS[severity])
+    moment = datetime.now(UTC) + timedelta(hours=EXPIRES_IN_HOURS[severity])
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -87,7 +86,7 @@ def test_each_severity_shows_its_text_label_and_role_most_urgent_first(server, h
     page.goto(host_pages.url(embed(server, org)))
 
     expect(sections(page)).to_have_count(4)
-    for section, banner in zip(sections(page).all(), expected):
+    for section, banner in zip(sections(page).all(), expected, strict=True):
         severity = banner["severity"]
         expect(section).to_be_visible()
         expect(section).to_have_attribute("role", ROLES[severity])

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import schedule
 
+from ..domain.times import format_time, utcnow
 from . import deliveries
-from .times import format_time, utcnow
 
 log = logging.getLogger(__name__)
 # `schedule` reads the wall clock; waking at least this often notices a clock change (stop wakes it at once).

@@ -11,9 +11,9 @@ from datetime import datetime
 from email.utils import format_datetime
 from urllib.parse import quote
 
-from . import banners, runbook
-from .reminders import Digest, DigestItem
-from .times import format_time, parse_time
+from ..domain import banners, runbook
+from ..domain.reminders import Digest, DigestItem
+from ..domain.times import format_time, parse_time
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def header_text(value: str) -> str:
 
 def label(item: DigestItem) -> str:
     """Return the urgency word of a digest item."""
-    return SEVERITY_LABELS.get(item.severity, "Reminder")
+    return SEVERITY_LABELS.get(item.severity or "", "Reminder")
 
 
 def utc_text(moment: datetime) -> str:
@@ -95,7 +95,7 @@ FOOTER = ("You get this from scimwatch because your address is on these keys' no
 def text_body(digest: Digest, facts_list: list[dict]) -> str:
     """Return the plain-text part."""
     lines = [_intro(digest), ""]
-    for number, (item, facts) in enumerate(zip(digest.items, facts_list), 1):
+    for number, (item, facts) in enumerate(zip(digest.items, facts_list, strict=True), 1):
         lines += [f"{number}. {facts['label'].upper()}: {facts['title']}",
                   f"   {banners.directory_label(item.key)}", "",
                   f"   {facts['message']}",
@@ -117,7 +117,7 @@ def html_body(digest: Digest, facts_list: list[dict]) -> str:
     e = html.escape
     parts = ['<!DOCTYPE html><html><body style="font-family:sans-serif;line-height:1.4;max-width:42em">',
              f"<p>{e(_intro(digest))}</p>"]
-    for item, facts in zip(digest.items, facts_list):
+    for item, facts in zip(digest.items, facts_list, strict=True):
         colour = SEVERITY_COLOURS[facts["severity"]]
         parts += [f'<div style="border-left:4px solid {colour};padding:0 1em;margin:1.5em 0">',
                   f'<h2 style="font-size:1.1em"><span style="color:{colour}">{e(facts["label"])}:</span> '

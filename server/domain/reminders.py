@@ -1,9 +1,9 @@
 """Reminder planning (DESIGN §6): which (key, stage, recipient) reminders are due, grouped into digests. Pure."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Mapping
 
 from . import expiry
 from .times import DAY, format_time, parse_time

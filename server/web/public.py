@@ -7,7 +7,8 @@ from flask import Blueprint, current_app, jsonify, send_file
 
 public = Blueprint("public", __name__)
 
-WIDGET_FILE = Path(__file__).resolve().parent.parent / "widget" / "scim-banner.js"
+# widget/scim-banner.js, linked into the package so an installed scimwatch serves it too.
+WIDGET_FILE = Path(__file__).parent / "static" / "scim-banner.js"
 
 
 @public.get("/healthz")

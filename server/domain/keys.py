@@ -24,7 +24,8 @@ _ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]+\Z")
 # Pragmatic address check: an ASCII local part (SMTP without SMTPUTF8 carries no other), one @,
 # a dotted ASCII domain.
 LOCAL_PART = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
-EMAIL_PATTERN = re.compile(LOCAL_PART + r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+\Z")
+DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = re.compile(LOCAL_PART + "@" + DOMAIN_LABEL + r"(?:\." + DOMAIN_LABEL + r")+\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Unpaired surrogates can arrive from a command line; they cannot be stored or mailed as UTF-8.
@@ -116,7 +117,8 @@ def check_fields(data, *, partial: bool) -> dict:
     """Validate client input for a key; return the cleaned fields or raise ValidationError."""
     if not isinstance(data, dict):
         raise ValidationError({"body": "must be a JSON object with the key's fields"})
-    problems, cleaned = {}, {}
+    problems: dict[str, str] = {}
+    cleaned: dict = {}
     for name, value in data.items():
         if name.lower() in SECRET_FIELDS:
             problems[name] = NEVER_STORED
@@ -145,7 +147,7 @@ def check_fields(data, *, partial: bool) -> dict:
 def new_key(fields: dict, now: datetime) -> dict:
     """Return a new key record from validated fields."""
     stamp = format_time(now)
-    record = {"id": str(uuid.uuid4()), **_OPTIONAL_DEFAULTS}
+    record: dict = {"id": str(uuid.uuid4()), **_OPTIONAL_DEFAULTS}
     record.update({name: value for name, value in fields.items() if value is not None})
     record.update(created_at=stamp, updated_at=stamp, rotated_at=None, history=[])
     return record

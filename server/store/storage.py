@@ -15,10 +15,11 @@ import os
 import threading
 from pathlib import Path
 from types import MappingProxyType
+from typing import TextIO
 
 from tinydb import TinyDB
-from tinydb.table import Document
 from tinydb.storages import Storage
+from tinydb.table import Document
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class AtomicJSONStorage(Storage):
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._data: dict | None = None
+        self._data: dict = {}
         self._pending: dict | None = None
         self.deferred = False
         # Per table, doc id -> (document, its JSON). Documents are never changed in place (Collection
@@ -118,7 +119,7 @@ class AtomicJSONStorage(Storage):
                 temp.unlink()
             reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
                       errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
-                error.errno, error.strerror or str(error))
+                error.errno or 0, error.strerror or str(error))
             raise WriteFailed(f"could not write data file {self.path}: {reason}; nothing was changed") from None
         # The rename has happened: memory must follow the file even if making the rename durable fails.
         self._data = data
@@ -161,7 +162,7 @@ class AtomicJSONStorage(Storage):
 class Collection:
     """One table of JSON documents identified by their `id` field."""
 
-    def __init__(self, store: "Store", name: str):
+    def __init__(self, store: Store, name: str):
         self._store = store
         self._name = name
         self._table = store._db.table(name, cache_size=0)
@@ -205,24 +206,25 @@ class Collection:
     def insert(self, document: dict) -> None:
         """Store a new document (it must carry a unique `id`)."""
         with self._store.write_lock():
-            if document["id"] in self._index():
+            snapshot = self._index()
+            if document["id"] in snapshot:
                 raise StorageError(f"a document with id {document['id']} already exists in {self._name}")
             self._doc_ids[document["id"]] = self._table.insert(thaw(document))
             # Update the snapshot in place: refreezing every document would make each write O(n).
-            self._snapshot[document["id"]] = freeze(document)
+            snapshot[document["id"]] = freeze(document)
             self._changed()
 
     def replace(self, document: dict) -> bool:
         """Replace the stored document with the same id; return False if there is none."""
         with self._store.batch():
-            self._index()
+            snapshot = self._index()
             doc_id = self._doc_ids.get(document["id"])
             if doc_id is None:
                 return False
             # Remove and re-insert under the same doc id: TinyDB's update would mutate the cached document.
             self._table.remove(doc_ids=[doc_id])
             self._table.insert(Document(thaw(document), doc_id=doc_id))
-            self._snapshot[document["id"]] = freeze(document)
+            snapshot[document["id"]] = freeze(document)
             self._changed()
             return True
 
@@ -247,11 +249,11 @@ class Collection:
     def remove(self, doc_id: str) -> bool:
         """Delete a document by id; return False if there was none."""
         with self._store.write_lock():
-            self._index()
+            snapshot = self._index()
             if doc_id not in self._doc_ids:
                 return False
             self._table.remove(doc_ids=[self._doc_ids[doc_id]])
-            del self._doc_ids[doc_id], self._snapshot[doc_id]
+            del self._doc_ids[doc_id], snapshot[doc_id]
             self._changed()
             return True
 
@@ -263,7 +265,7 @@ class Store:
         self.data_dir = Path(data_dir)
         self.readonly = readonly
         self._lock = threading.RLock()
-        self._lock_handle = None
+        self._lock_handle: TextIO | None = None
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -326,7 +328,7 @@ class Store:
     def _take_folder_lock(self) -> None:
         path = self.data_dir / LOCK_FILE
         try:
-            handle = open(path, "a+", encoding="utf-8")
+            handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held open for the server's life)
         except OSError as error:
             raise StorageError(f"cannot open lock file {path}: {error.strerror}") from None
         try:

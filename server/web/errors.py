@@ -6,9 +6,9 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from .keys import ValidationError
-from .registry import KeyNotFound
-from .storage import WriteFailed
+from ..domain.keys import ValidationError
+from ..store.registry import KeyNotFound
+from ..store.storage import WriteFailed
 
 log = logging.getLogger(__name__)
 

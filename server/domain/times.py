@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 DAY = timedelta(days=1)
 # Key expiry dates live in this range; it also keeps a rotation's +365 days clear of datetime's limits.
@@ -17,7 +17,7 @@ _RFC3339 = re.compile(
 
 def utcnow() -> datetime:
     """Return the current time in UTC, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def parse_time(text: str) -> datetime:
@@ -29,7 +29,7 @@ def parse_time(text: str) -> datetime:
             day = date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a real date") from None
-        return check_year(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+        return check_year(datetime(day.year, day.month, day.day, tzinfo=UTC))
     if not _RFC3339.match(text):
         raise ValueError(
             f"{text[:40]!r} is not an RFC 3339 time such as 2026-12-06T00:00:00Z or a date such as 2026-12-06"
@@ -38,7 +38,7 @@ def parse_time(text: str) -> datetime:
     # Python before 3.11 rejects more than 6 fraction digits; we keep whole seconds anyway.
     normalized = re.sub(r"\.(\d{1,9})", "", normalized)
     try:
-        parsed = datetime.fromisoformat(normalized).astimezone(timezone.utc)
+        parsed = datetime.fromisoformat(normalized).astimezone(UTC)
     except ValueError:
         raise ValueError(f"{text!r} is not a real date and time") from None
     except OverflowError:
@@ -55,4 +55,4 @@ def check_year(moment: datetime) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """Format an aware datetime as RFC 3339 UTC with a Z, whole seconds."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")

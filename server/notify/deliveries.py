@@ -1,15 +1,17 @@
 """The delivery log and the reminder cycle: plan, record `pending`, send, record `sent` or `failed`."""
 from __future__ import annotations
 
+import builtins
 import threading
 import time
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
-from . import email_message, reminders
+from ..domain import reminders
+from ..domain.times import format_time
+from ..store.storage import Store, thaw
+from . import email_message
 from .mail import MailError, transport_from_settings
-from .storage import Store, thaw
-from .times import format_time
 
 EXTENSION = "scimwatch.reminders"
 # Outcomes are written at most this often during a send burst: one whole-file write per 100 ms,
@@ -27,13 +29,13 @@ class DeliveryLog:
         """Return every delivery record by id (frozen)."""
         return {record["id"]: record for record in self.records.all()}
 
-    def list(self, key_id: str | None = None) -> list[dict]:
+    def list(self, key_id: str | None = None) -> builtins.list[dict]:
         """Return delivery records, most recently changed first, optionally of one key."""
         records = [r for r in self.records.all() if key_id is None or r["key_id"] == key_id]
         records.sort(key=lambda r: (r["updated_at"], r["id"]), reverse=True)
         return [thaw(record) for record in records]
 
-    def save(self, records: list[dict]) -> None:
+    def save(self, records: builtins.list[dict]) -> None:
         """Write records in one atomic file write."""
         if records:
             self.records.put_many(records)

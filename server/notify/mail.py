@@ -11,8 +11,8 @@ import smtplib
 import ssl
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import yagmail
 
@@ -112,12 +112,11 @@ class _Connection:
     def send(self, email: Email) -> None:
         if self.unreachable:
             raise MailError(f"not attempted: {self.unreachable}")
-        if self.client is None:
-            self._connect()
+        client = self.client or self._connect()
         try:
             # Our own multipart message over yagmail's connection; yagmail's send() would rebuild the
             # message and, after a dropped connection, sleep and retry inside the cycle.
-            refused = self.client.smtp.sendmail(self.transport.sender, [email.recipient], email.data)
+            refused = client.smtp.sendmail(self.transport.sender, [email.recipient], email.data)
         except smtplib.SMTPResponseException as error:
             raise MailError(_reply_text(error.smtp_code, error.smtp_error)) from None
         except smtplib.SMTPRecipientsRefused as error:
@@ -126,7 +125,7 @@ class _Connection:
         except UnicodeError as error:
             # An address smtplib cannot send as ASCII; validation should have refused it already.
             with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.client.smtp.rset()
+                client.smtp.rset()
             raise MailError(f"the address {email.recipient!r} cannot be sent over SMTP: {error}") from None
         except (smtplib.SMTPException, OSError) as error:
             self.close()
@@ -134,7 +133,7 @@ class _Connection:
         if refused:
             raise MailError(f"the server refused {', '.join(refused)}")
 
-    def _connect(self) -> None:
+    def _connect(self) -> yagmail.SMTP:
         client, server = self.transport.client(), self.transport.describe()
         try:
             client.login()
@@ -150,6 +149,7 @@ class _Connection:
                 client.smtp.close()
             raise MailError(self.unreachable)
         self.client = client
+        return client
 
     def close(self) -> None:
         if self.client is not None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import deliveries
+from ..notify import deliveries
 from .api import query_id, require
 from .errors import ApiError
 

@@ -32,7 +32,8 @@ def urgency_rank(severity_name: str) -> int:
     return SEVERITY_ORDER.index(severity_name)
 
 
-def current_stage(expires_at: datetime, now: datetime, thresholds=DEFAULT_THRESHOLDS, repeat_days: int = 7) -> str | None:
+def current_stage(expires_at: datetime, now: datetime, thresholds=DEFAULT_THRESHOLDS,
+                  repeat_days: int = 7) -> str | None:
     """Return the reminder stage a key is in at `now` (`7d`, `expired`, `expired+14d`), or None."""
     remaining = expires_at - now
     if remaining <= timedelta(0):

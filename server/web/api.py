@@ -6,8 +6,8 @@ import json
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
+from ..domain import tokens
 from .errors import ApiError
-from . import tokens
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -70,7 +70,8 @@ def query_id(name: str) -> str | None:
     """Return an id from the query string (None when absent or empty), refusing what cannot be an id."""
     value = request.args.get(name)
     if value is not None and (len(value) > 200 or not value.isprintable()):
-        raise ApiError(400, f"query parameter {name} is not a valid id", code="invalid", fields={name: "not a valid id"})
+        raise ApiError(400, f"query parameter {name} is not a valid id", code="invalid",
+                       fields={name: "not a valid id"})
     return value or None
 
 

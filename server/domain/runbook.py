@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DOCS_URL = "https://support.atlassian.com/provisioning-users/docs/manage-scim-api-key-expiration/"
-API_TOKEN_DOCS_URL = "https://support.atlassian.com/atlassian-account/docs/manage-api-tokens-for-your-atlassian-account/"
+API_TOKEN_DOCS_URL = (
+    "https://support.atlassian.com/atlassian-account/docs/manage-api-tokens-for-your-atlassian-account/")  # noqa: S105 (a docs link)
 ADMIN_API_KEY_DOCS_URL = "https://support.atlassian.com/organization-administration/docs/manage-an-organization-with-the-admin-apis/"
 
 
@@ -31,7 +32,8 @@ IDENTITY_PROVIDERS = {
     ),
     "entra": IdentityProvider(
         name="Microsoft Entra ID",
-        credential_form="Entra admin center: Enterprise applications → Atlassian Cloud → Provisioning → Admin Credentials",
+        credential_form=("Entra admin center: Enterprise applications → Atlassian Cloud → Provisioning → "
+                         "Admin Credentials"),
         paste="In Entra, paste the new key into Secret Token, click Test Connection, then Save.",
         verify="Use Provision on demand for one user and check it succeeds.",
         recover="Restart provisioning (Provisioning → Restart provisioning) to clear quarantine and "

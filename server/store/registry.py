@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import bisect
+import builtins
 import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import keys
-from .banners import banner_payload
+from ..domain import keys
+from ..domain.banners import banner_payload
+from ..domain.times import DAY, format_time, parse_time
 from .storage import Store, thaw
-from .times import DAY, format_time, parse_time
 
 BANNER_HORIZON = 30 * DAY
 # Cached banner lists, one per (org, directory) asked for; past this many the cache starts afresh.
@@ -33,7 +34,7 @@ class Registry:
         self._by_org: dict[str, list] = {}
         self._banner_cache: dict = {}
 
-    def list(self, org_id: str | None = None) -> list[dict]:
+    def list(self, org_id: str | None = None) -> builtins.list[dict]:
         """Return key records, soonest expiry first, optionally of one org."""
         records = self._sorted(org_id)
         return [thaw(record) for record in records]
@@ -85,7 +86,7 @@ class Registry:
             entry.json = json.dumps(entry.banners, separators=(",", ":"))
         return f'{{"generated_at":"{format_time(now)}","banners":{entry.json}}}'
 
-    def _current_banners(self, now: datetime, org_id: str | None, directory_id: str | None) -> "_CachedBanners":
+    def _current_banners(self, now: datetime, org_id: str | None, directory_id: str | None) -> _CachedBanners:
         # Banners only change when a record changes or a key crosses a whole day of its expiry, so a
         # computed list is reused until then; only `generated_at` is new on every call.
         # Read the generation before the records: an entry is never labelled newer than its data.
@@ -104,7 +105,7 @@ class Registry:
             self._banner_cache[(org_id, directory_id)] = entry
         return entry
 
-    def _sorted(self, org_id: str | None) -> list:
+    def _sorted(self, org_id: str | None) -> builtins.list:
         with self._index_lock:
             if self._index_generation != self.keys.generation:
                 generation = self.keys.generation
