@@ -10,15 +10,16 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from . import settings as settings_module
-from .domain import tokens
 from .domain.times import format_time, utcnow
 from .notify import deliveries
 from .store.registry import Registry
 from .store.storage import Store
+from .store.tokens import TokenBook
 from .web import cors, errors
 from .web.api import api
 from .web.public import public
 from .web.reminders_api import reminders_api
+from .web.tokens_api import tokens_api
 
 MAX_BODY = 64 * 1024
 
@@ -30,27 +31,24 @@ class Scimwatch:
         self.settings = config
         self.store = store
         self.registry = Registry(store)
-        self.tokens = store.collection("tokens")
+        self.tokens = TokenBook(store, config["ADMIN_TOKEN"], clock)
         self.now = clock
         self.started_at = clock()
-        admin_token = config["ADMIN_TOKEN"]
-        self._admin_hashes = (tokens.token_hash(admin_token),) if admin_token else ()
         # Other concerns (the reminder loop) report their state here for /healthz.
         self.health_reporters: list[Callable[[], dict]] = []
 
     def scope_of(self, presented: str) -> str | None:
         """Return the scope of a bearer token, or None when it is not valid."""
-        return tokens.scope_of(presented, self.tokens.all(), self._admin_hashes)
+        bearer = self.tokens.identify(presented)
+        return bearer.scope if bearer else None
 
     def issue_token(self, scope: str, label: str = "") -> str:
         """Create a token, store its hash and return the token itself (shown once)."""
-        token = tokens.new_token()
-        self.tokens.insert(tokens.token_record(token, scope, label, self.now()))
-        return token
+        return self.tokens.issue(scope, label)[0]
 
     def ensure_admin_token(self) -> str | None:
         """On a first start without SCIMWATCH_ADMIN_TOKEN, make an admin token and return it once."""
-        if self._admin_hashes or any(record["scope"] == "admin" for record in self.tokens.all()):
+        if self.tokens.has_admin():
             return None
         return self.issue_token("admin", "generated on first start")
 
@@ -64,8 +62,11 @@ class Scimwatch:
         return report
 
     def close(self) -> None:
-        """Release the data folder."""
-        self.store.close()
+        """Write what is left (token uses) and release the data folder."""
+        try:
+            self.tokens.close()
+        finally:
+            self.store.close()
 
 
 def create_app(test_config: Mapping | None = None, store: Store | None = None) -> Flask:
@@ -95,6 +96,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     app.register_blueprint(api)
     app.register_blueprint(public)
     app.register_blueprint(reminders_api)
+    app.register_blueprint(tokens_api)
     # The reminder service is made here; its scheduler thread starts only in `python -m server`.
     deliveries.install(app)
     return app

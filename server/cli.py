@@ -15,6 +15,7 @@ from .notify import scheduler
 from .notify.deliveries import service_for
 from .store.registry import KeyNotFound
 from .store.storage import StorageError, Store
+from .store.tokens import TokenNotFound
 
 
 def load_settings() -> dict:
@@ -179,7 +180,9 @@ def tokens():
 
 
 @tokens.command("create")
-@click.option("--scope", type=click.Choice(SCOPES), required=True, help="read: banners only; admin: everything")
+@click.option("--scope", type=click.Choice(SCOPES), required=True,
+              help="admin: everything; read: banners; track: banners and observations; calendar: the ICS feed; "
+              "metrics: /metrics")
 @click.option("--label", default="", help="what the token is for")
 def tokens_create(scope, label):
     """Create a token and print it once (only its hash is stored)."""
@@ -194,24 +197,26 @@ def tokens_create(scope, label):
 
 @tokens.command("list")
 def tokens_list():
-    """List tokens by id, scope and label (the tokens themselves are not stored)."""
+    """List tokens by id, scope, label and last use (the tokens themselves are not stored)."""
     app = open_app(readonly=True)
-    records = sorted(app.extensions["scimwatch"].tokens.all(), key=lambda r: r["created_at"])
-    if not records:
+    views = app.extensions["scimwatch"].tokens.list()
+    if not views:
         click.echo("no tokens stored (SCIMWATCH_ADMIN_TOKEN, when set, is not listed)")
-    for record in records:
-        click.echo(f"{record['id']}  {record['scope']:5}  {record['created_at']}  {record['label'] or '-'}")
+    for view in views:
+        click.echo(f"{view['id']}  {view['scope']:8}  {view['created_at']}  "
+                   f"used {view['last_used_at'] or 'never':20}  {view['label'] or '-'}")
 
 
 @tokens.command("revoke")
 @click.argument("token_id")
 def tokens_revoke(token_id):
-    """Revoke a token by its id (from `tokens list`); stop the server first, it answers 401 from its next start."""
+    """Revoke a token by its id (from `tokens list`); while a server runs, use DELETE /api/v1/tokens/ID."""
     app = open_app()
     try:
-        revoked = app.extensions["scimwatch"].tokens.remove(token_id)
+        app.extensions["scimwatch"].tokens.revoke(token_id)
+    except TokenNotFound:
+        raise click.ClickException(f"no token with id {token_id!r}; `python -m server tokens list` shows them") \
+            from None
     finally:
         app.extensions["scimwatch"].close()
-    if not revoked:
-        raise click.ClickException(f"no token with id {token_id!r}; `python -m server tokens list` shows them")
     click.echo(f"revoked {token_id}")

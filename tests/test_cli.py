@@ -42,7 +42,7 @@ def test_keys_add_list_rotate_and_remove(env):
      "'soon' is not a valid integer"),
     (["keys", "rotate", "missing-id"], "no key with id 'missing-id'"),
     (["keys", "remove", "missing-id"], "no key with id 'missing-id'"),
-    (["tokens", "create", "--scope", "root"], "'root' is not one of 'read', 'admin'"),
+    (["tokens", "create", "--scope", "root"], "'root' is not one of 'admin', 'read', 'track', 'calendar', 'metrics'"),
     (["keys", "explode"], "No such command 'explode'"),
 ])
 def test_bad_arguments_get_a_clear_error(env, args, says):

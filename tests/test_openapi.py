@@ -108,7 +108,14 @@ def test_real_answers_match_the_documented_schemas(api):
         ("get", "/api/v1/deliveries", client.get(f"/api/v1/deliveries?key_id={created[0]}", headers=ADMIN)),
         ("delete", key, client.delete(f"/api/v1/keys/{created[4]}", headers=ADMIN)),
         ("delete", key, client.delete(f"/api/v1/keys/{created[4]}", headers=ADMIN)),
+        ("post", "/api/v1/tokens", client.post("/api/v1/tokens", headers=ADMIN, json={"scope": "read", "label": "x"})),
+        ("post", "/api/v1/tokens", client.post("/api/v1/tokens", headers=ADMIN, json={"scope": "root"})),
+        ("get", "/api/v1/tokens", client.get("/api/v1/tokens", headers=ADMIN)),
+        ("delete", "/api/v1/tokens/{token_id}", client.delete("/api/v1/tokens/nope", headers=ADMIN)),
     ]
+    made = client.post("/api/v1/tokens", headers=ADMIN, json={"scope": "metrics"}).get_json()
+    check(client.delete(f"/api/v1/tokens/{made['id']}", headers=ADMIN), "delete", "/api/v1/tokens/{token_id}",
+          exercised)
     for method, path, response in answers:
         check(response, method, path, exercised)
     assert len(client.get("/api/v1/banners", headers=ADMIN).get_json()["banners"]) >= 2

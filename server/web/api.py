@@ -30,11 +30,12 @@ def require(scope: str, *, public_setting: str | None = None):
             challenge = {"WWW-Authenticate": 'Bearer realm="scimwatch"'}
             if scheme.lower() != "bearer" or not presented.strip():
                 raise ApiError(401, "send the token as Authorization: Bearer <token>", headers=challenge)
-            granted = context.scope_of(presented.strip())
-            if granted is None:
+            bearer = context.tokens.identify(presented.strip())
+            if bearer is None:
                 raise ApiError(401, "the bearer token is not valid", headers=challenge)
-            if not tokens.allows(granted, scope):
-                raise ApiError(403, f"this token has the {granted} scope; this needs {scope}")
+            if not tokens.allows(bearer.scope, scope):
+                raise ApiError(403, f"this token has the {bearer.scope} scope; this needs {scope}")
+            context.tokens.note_use(bearer)
             return view(*args, **kwargs)
 
         return guarded
