@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need (pip packages, Debian's chromium, web-ext), lint, then run every test.
+# Every test: make or reuse the virtualenv .venv, install the test packages (and, when missing, Debian's
+# chromium and npm for web-ext), lint, check the import contracts and types, then run pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,15 +11,17 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
 }
 
-python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+# A virtualenv, so a stock Debian or Ubuntu python3 (PEP 668: no system-wide pip) works too.
+python3 -m venv .venv 2>/dev/null || { apt_install python3-venv && python3 -m venv .venv; }
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 [ -x /usr/bin/chromium ] || apt_install chromium
 command -v npm >/dev/null || apt_install nodejs npm
 # The extension's lint test runs web-ext, pinned in extension/package-lock.json.
 npm ci --prefix extension --no-audit --no-fund --loglevel=error
 
 # Lint, import contracts (DESIGN §10) and types: settings in pyproject.toml.
-python3 -m ruff check server bench tests
-lint-imports --no-cache
-python3 -m mypy
+.venv/bin/python -m ruff check server bench tests
+.venv/bin/lint-imports --no-cache
+.venv/bin/python -m mypy
 
-python3 -m pytest "$@"
+.venv/bin/python -m pytest "$@"

@@ -44,7 +44,7 @@ class Scimwatch:
 
     def issue_token(self, scope: str, label: str = "") -> str:
         """Create a token, store its hash and return the token itself (shown once)."""
-        return self.tokens.issue(scope, label)[0]
+        return self.tokens.issue({"scope": scope, "label": label})[0]
 
     def ensure_admin_token(self) -> str | None:
         """On a first start without SCIMWATCH_ADMIN_TOKEN, make an admin token and return it once."""

@@ -1,21 +1,25 @@
 """Command line: `python -m server` serves; subcommands manage keys and tokens."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 
 import click
 
+from . import cli_access
 from . import settings as settings_module
 from .app import create_app
 from .domain.keys import ValidationError
-from .domain.times import utcnow
 from .domain.tokens import SCOPES
 from .notify import scheduler
-from .notify.deliveries import service_for
 from .store.registry import KeyNotFound
 from .store.storage import StorageError, Store
 from .store.tokens import TokenNotFound
+
+# The org id in admin.atlassian.com/o/{org_id}/ is a UUID.
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.ASCII | re.IGNORECASE)
 
 
 def load_settings() -> dict:
@@ -34,6 +38,21 @@ def open_app(readonly: bool = False):
     except StorageError as error:
         raise click.ClickException(str(error)) from None
     return create_app(store=store)
+
+
+@contextlib.contextmanager
+def access(*, readonly: bool = False):
+    """Yield the CLI's operations, in this process or through the running server; map their errors."""
+    try:
+        operations = cli_access.open_access(load_settings(), readonly=readonly)
+    except StorageError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        yield operations
+    except cli_access.LocalAccessError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        operations.close()
 
 
 def report_invalid(error: ValidationError):
@@ -64,7 +83,7 @@ def serve():
             click.echo("First start: generated an admin token. It is shown only this once; store it now:")
             click.echo(f"  SCIMWATCH admin token: {token}")
         click.echo(f"data file: {context.store.data_file}")
-        run(app, config["HOST"], config["PORT"], services=[scheduler.start])
+        run(app, config["HOST"], config["PORT"], services=[scheduler.start, cli_access.start])
     except OSError as error:
         raise click.ClickException(f"cannot listen on {config['HOST']}:{config['PORT']}: {error.strerror}") from None
     finally:
@@ -74,12 +93,9 @@ def serve():
 @main.command()
 @click.option("--dry-run", is_flag=True, help="send nothing; print what is due")
 def remind(dry_run):
-    """Run one reminder cycle now (refused while a server holds the data folder)."""
-    app = open_app()
-    try:
-        report = service_for(app).run_cycle(dry_run=dry_run)
-    finally:
-        app.extensions["scimwatch"].close()
+    """Run one reminder cycle now (in the running server when there is one)."""
+    with access() as operations:
+        report = operations.remind(dry_run)
     for item in report["due"]:
         click.echo(f"{item['status']:9} {item['stage']:12} {item['recipient']}  key {item['key_id']}  "
                    f"expires {item['expires_at']}" + (f"  ({item['error']})" if item.get("error") else ""))
@@ -113,13 +129,14 @@ def keys_add(**options):
     for name in ("notify", "thresholds"):
         if name in fields:
             fields[name] = list(fields[name])
-    app = open_app()
-    try:
-        record = app.extensions["scimwatch"].registry.add(fields, utcnow())
-    except ValidationError as error:
-        raise report_invalid(error) from None
-    finally:
-        app.extensions["scimwatch"].close()
+    if "org_id" in fields and not UUID_PATTERN.match(fields["org_id"]):
+        click.echo(f"warning: --org-id {fields['org_id']!r} is not a UUID; the org id in "
+                   "admin.atlassian.com/o/{org_id}/ is one, and links built from this one will not open", err=True)
+    with access() as operations:
+        try:
+            record = operations.add_key(fields)
+        except ValidationError as error:
+            raise report_invalid(error) from None
     click.echo(json.dumps(record, indent=2))
 
 
@@ -128,8 +145,8 @@ def keys_add(**options):
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def keys_list(org_id, as_json):
     """List key records, soonest expiry first (works while the server runs)."""
-    app = open_app(readonly=True)
-    records = app.extensions["scimwatch"].registry.list(org_id)
+    with access(readonly=True) as operations:
+        records = operations.list_keys(org_id)
     if as_json:
         click.echo(json.dumps({"keys": records}, indent=2))
         return
@@ -148,15 +165,13 @@ def keys_list(org_id, as_json):
 def keys_rotate(key_id, expires_at, rotated_at):
     """Record that a key was regenerated."""
     body = {name: value for name, value in (("expires_at", expires_at), ("rotated_at", rotated_at)) if value}
-    app = open_app()
-    try:
-        record = app.extensions["scimwatch"].registry.rotate(key_id, body, utcnow())
-    except ValidationError as error:
-        raise report_invalid(error) from None
-    except KeyNotFound:
-        raise click.ClickException(f"no key with id {key_id!r}") from None
-    finally:
-        app.extensions["scimwatch"].close()
+    with access() as operations:
+        try:
+            record = operations.rotate_key(key_id, body)
+        except ValidationError as error:
+            raise report_invalid(error) from None
+        except KeyNotFound:
+            raise click.ClickException(f"no key with id {key_id!r}") from None
     click.echo(json.dumps(record, indent=2))
 
 
@@ -164,13 +179,11 @@ def keys_rotate(key_id, expires_at, rotated_at):
 @click.argument("key_id")
 def keys_remove(key_id):
     """Delete a key record."""
-    app = open_app()
-    try:
-        app.extensions["scimwatch"].registry.remove(key_id)
-    except KeyNotFound:
-        raise click.ClickException(f"no key with id {key_id!r}") from None
-    finally:
-        app.extensions["scimwatch"].close()
+    with access() as operations:
+        try:
+            operations.remove_key(key_id)
+        except KeyNotFound:
+            raise click.ClickException(f"no key with id {key_id!r}") from None
     click.echo(f"removed {key_id}")
 
 
@@ -186,11 +199,11 @@ def tokens():
 @click.option("--label", default="", help="what the token is for")
 def tokens_create(scope, label):
     """Create a token and print it once (only its hash is stored)."""
-    app = open_app()
-    try:
-        token = app.extensions["scimwatch"].issue_token(scope, label)
-    finally:
-        app.extensions["scimwatch"].close()
+    with access() as operations:
+        try:
+            token = operations.issue_token(scope, label)
+        except ValidationError as error:
+            raise click.ClickException(f"the token is not valid: {error}") from None
     click.echo(f"created a {scope} token; it is shown only once:", err=True)
     click.echo(token)
 
@@ -198,8 +211,8 @@ def tokens_create(scope, label):
 @tokens.command("list")
 def tokens_list():
     """List tokens by id, scope, label and last use (the tokens themselves are not stored)."""
-    app = open_app(readonly=True)
-    views = app.extensions["scimwatch"].tokens.list()
+    with access(readonly=True) as operations:
+        views = operations.list_tokens()
     if not views:
         click.echo("no tokens stored (SCIMWATCH_ADMIN_TOKEN, when set, is not listed)")
     for view in views:
@@ -210,13 +223,11 @@ def tokens_list():
 @tokens.command("revoke")
 @click.argument("token_id")
 def tokens_revoke(token_id):
-    """Revoke a token by its id (from `tokens list`); while a server runs, use DELETE /api/v1/tokens/ID."""
-    app = open_app()
-    try:
-        app.extensions["scimwatch"].tokens.revoke(token_id)
-    except TokenNotFound:
-        raise click.ClickException(f"no token with id {token_id!r}; `python -m server tokens list` shows them") \
-            from None
-    finally:
-        app.extensions["scimwatch"].close()
+    """Revoke a token by its id (from `tokens list`); a running server refuses it from the next request on."""
+    with access() as operations:
+        try:
+            operations.revoke_token(token_id)
+        except TokenNotFound:
+            raise click.ClickException(f"no token with id {token_id!r}; `python -m server tokens list` shows them") \
+                from None
     click.echo(f"revoked {token_id}")

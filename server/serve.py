@@ -20,10 +20,12 @@ def run(app, host: str, port: int, services: Iterable[Callable] = (), threads: i
     stops run after the last request, and wait for work under way (such as a reminder cycle).
     """
     server = waitress.create_server(app, host=host, port=port, threads=threads, ident="scimwatch")
+    bound_host, bound_port = server.effective_host, server.effective_port
+    # Services that tell others where to reach this server (the CLI's token file) read it here.
+    app.config["SCIMWATCH_LISTENING_ON"] = (bound_host, bound_port)
     stoppers = [start(app) for start in services]
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGINT, _stop_on_signal)
-    bound_host, bound_port = server.effective_host, server.effective_port
     print(f"scimwatch listening on http://{bound_host}:{bound_port}", flush=True)
     try:
         server.run()

@@ -134,9 +134,11 @@ def test_the_server_stops_cleanly_and_keeps_its_data(live_server_factory, data_d
     assert restarted.api("GET", f"/api/v1/keys/{key['id']}").json() == key
 
 
-def test_the_cli_refuses_to_write_while_a_server_holds_the_folder(live_server):
+def test_without_the_servers_token_file_the_cli_refuses_to_write_and_says_why(live_server):
+    (live_server.data_dir / "cli.token").unlink()
     result = run_cli("keys", "add", "--org-id", "o", "--expires-at", "2026-12-06", env=live_server.env)
     assert result.returncode != 0 and "in use by another scimwatch process" in result.stderr
+    assert live_server.api("GET", "/api/v1/keys").json()["keys"] == []
     listed = run_cli("keys", "list", env=live_server.env)
     assert listed.returncode == 0
 

@@ -28,6 +28,8 @@ class TokenBook:
         self.records = store.collection("tokens")
         self.now = clock
         self._admin_hashes = (tokens.token_hash(admin_token),) if admin_token else ()
+        # Admin tokens that live in memory only, while a server runs (the CLI's per-start token).
+        self._session_hashes: tuple[str, ...] = ()
         # Uses seen since the last write, by token id; written off the request path, in one write.
         self._used: dict[str, datetime] = {}
         self._stored_use: dict[str, datetime] = {}
@@ -36,15 +38,27 @@ class TokenBook:
 
     def identify(self, presented: str) -> tokens.Bearer | None:
         """Return who a presented bearer token is (scope and stored record), or None when it is not valid."""
-        return tokens.match(presented, self.records.all(), self._admin_hashes)
+        return tokens.match(presented, self.records.all(), self._admin_hashes + self._session_hashes)
 
     def note_use(self, bearer: tokens.Bearer) -> None:
         """Remember that a token was let in; last_used_at is written later, off the request path."""
         if bearer.record is not None:
             self._note_use(bearer.record)
 
-    def issue(self, scope: str, label: str = "") -> tuple[str, dict]:
-        """Create a token and store its hash; return the token itself (shown once) and its public view."""
+    def allow_admin(self, token: str) -> None:
+        """Accept one more admin token, held in memory only (the CLI's per-start token)."""
+        self._session_hashes = (*self._session_hashes, tokens.token_hash(token))
+
+    def forget_admin(self, token: str) -> None:
+        """Stop accepting an admin token given to allow_admin."""
+        self._session_hashes = tuple(h for h in self._session_hashes if h != tokens.token_hash(token))
+
+    def issue(self, request) -> tuple[str, dict]:
+        """Validate a request (`{"scope", "label"}`), create the token and store its hash.
+
+        Returns the token itself (shown once) and its public view; raises ValidationError.
+        """
+        scope, label = tokens.check_request(request)
         token = tokens.new_token()
         record = tokens.token_record(token, scope, label, self.now())
         self.records.insert(record)
