@@ -9,6 +9,8 @@ from .errors import ApiError
 
 reminders_api = Blueprint("reminders_api", __name__, url_prefix="/api/v1")
 
+# What a refused run suggests waiting: most cycles end within seconds, and polling faster gains nothing.
+RETRY_AFTER_SECONDS = 10
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
@@ -28,4 +30,9 @@ def run_reminders():
     if dry_run not in _TRUE + _FALSE:
         raise ApiError(400, "dry_run must be true or false", code="invalid",
                        fields={"dry_run": "must be true or false"})
-    return jsonify(deliveries.service_for(current_app).run_cycle(dry_run=dry_run in _TRUE))
+    try:
+        report = deliveries.service_for(current_app).run_cycle(dry_run=dry_run in _TRUE)
+    except deliveries.CycleRunning as running:
+        raise ApiError(409, f"{running}; try again when it has finished", code="cycle_running",
+                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+    return jsonify(report)
