@@ -24,6 +24,20 @@ from .web.tokens_api import tokens_api
 MAX_BODY = 64 * 1024
 
 
+# What /healthz shows without an admin token: states and times only. Hosts, paths and counts help an
+# attacker, and a relay's last error usually names recipients. A part maps to the members it may show.
+PUBLIC_HEALTH: dict[str, frozenset | None] = {
+    "status": None, "service": None, "time": None, "started_at": None, "last_check": None,
+    "db": frozenset({"status"}), "scheduler": frozenset({"status", "next_check"}),
+    "mail": frozenset({"status", "failing_since", "last_sent_at"}),
+}
+
+
+def _public_health(report: dict) -> dict:
+    return {name: report[name] if members is None else {k: v for k, v in report[name].items() if k in members}
+            for name, members in PUBLIC_HEALTH.items() if name in report}
+
+
 class Scimwatch:
     """What one running app holds: settings, the data folder, the key registry and the clock."""
 
@@ -52,14 +66,14 @@ class Scimwatch:
             return None
         return self.issue_token("admin", "generated on first start")
 
-    def health(self) -> dict:
-        """Return the /healthz document."""
+    def health(self, detailed: bool = False) -> dict:
+        """Return the /healthz document: every detail, or only what PUBLIC_HEALTH lets a stranger see."""
         report = {"status": "ok", "service": "scimwatch", "time": format_time(self.now()),
                   "started_at": format_time(self.started_at),
                   "db": {"status": "ok", "keys": len(self.registry.keys)}}
         for reporter in self.health_reporters:
             report.update(reporter())
-        return report
+        return report if detailed else _public_health(report)
 
     def close(self) -> None:
         """Write what is left (token uses) and release the data folder."""

@@ -188,4 +188,5 @@ class Scimwatch:
         return response.json["deliveries"]
 
     def health(self) -> dict:
-        return self.client.get("/healthz").json
+        """Return /healthz as an admin sees it (with the details)."""
+        return self.client.get("/healthz", headers=self.headers).json

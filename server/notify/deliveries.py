@@ -65,6 +65,14 @@ def cancelled_record(record: Mapping, reason: str, now: datetime) -> dict:
     return {**thaw(record), "status": "cancelled", "error": reason, "updated_at": format_time(now)}
 
 
+class CycleRunning(Exception):
+    """A reminder cycle is already sending; this one was not started."""
+
+    def __init__(self, started_at: datetime):
+        super().__init__(f"a reminder cycle is already running (started at {format_time(started_at)})")
+        self.started_at = started_at
+
+
 class ReminderService:
     """Runs reminder cycles for one app, one at a time, and reports mail health."""
 
@@ -73,6 +81,9 @@ class ReminderService:
         self.log = DeliveryLog(context.store)
         self.transport = transport or transport_from_settings(context.settings)
         self._cycle_lock = threading.Lock()
+        # Guards taking the cycle lock together with noting when: a refused caller is told the right start time.
+        self._claim_lock = threading.Lock()
+        self._cycle_started_at: datetime | None = None
         self.last_check: datetime | None = None
         self.scheduler: dict = {"status": "stopped"}
         self.mail: dict = {"status": "ok", "backend": self.transport.describe(), "last_error": None,
@@ -80,6 +91,9 @@ class ReminderService:
 
     def run_cycle(self, dry_run: bool = False) -> dict:
         """Run one reminder cycle now; return what was due and how many reminders were sent or failed.
+
+        Raises CycleRunning at once when another cycle is sending. A dry run takes no turn: it writes
+        and sends nothing, so it never waits for a running cycle (whose reminders it shows as pending).
 
         1. Plan from the key records and the delivery log: each key's current stage per recipient
            not yet sent, plus every pending or failed delivery still valid; cancel the others.
@@ -89,27 +103,46 @@ class ReminderService:
         5. Build and send each digest over one transport session (one SMTP connection for the burst).
         6. Write `sent` or `failed` (error, attempts + 1) in batches, at least every 100 ms and at the end.
         """
-        with self._cycle_lock:
+        if dry_run:
             now = self.context.now()
-            settings = self.context.settings
             known = self.log.by_id()
-            plan = reminders.plan(self.context.registry.keys.all(), known, now,
-                                  thresholds=settings["THRESHOLDS"], repeat_days=settings["EXPIRED_REPEAT_DAYS"],
-                                  notify=settings["NOTIFY"])
-            if dry_run:
-                return {"dry_run": True, "sent": 0, "failed": 0, "messages": 0,
-                        "due": [_describe(reminder, known.get(reminder.delivery_id)) for reminder in plan.due]}
-            digests = [(digest, email_message.new_message_id(settings["MAIL_FROM"]))
-                       for digest in reminders.digests(plan.due, plan.keys, now)]
-            pending = {reminder.delivery_id: pending_record(reminder, known.get(reminder.delivery_id), message_id, now)
-                       for digest, message_id in digests for reminder in digest.reminders}
-            self.log.save([*pending.values(), *(cancelled_record(r, why, now) for r, why in plan.cancelled)])
-            outcomes = self._send(digests, pending, now)
-            self.last_check = now
-            self.mail["outstanding"] = sum(1 for r in outcomes if r["status"] == "failed")
-            return {"dry_run": False, "sent": sum(1 for r in outcomes if r["status"] == "sent"),
-                    "failed": self.mail["outstanding"], "messages": len(digests),
-                    "due": [_describe_record(record) for record in outcomes]}
+            return {"dry_run": True, "sent": 0, "failed": 0, "messages": 0,
+                    "due": [_describe(reminder, known.get(reminder.delivery_id))
+                            for reminder in self._plan(known, now).due]}
+        now = self._claim_cycle()
+        try:
+            return self._run(now)
+        finally:
+            self._cycle_lock.release()
+
+    def _claim_cycle(self) -> datetime:
+        # Never wait: a caller waiting here holds a server thread for as long as the relay is slow.
+        with self._claim_lock:
+            if not self._cycle_lock.acquire(blocking=False):
+                raise CycleRunning(self._cycle_started_at or self.context.now())
+            self._cycle_started_at = self.context.now()
+            return self._cycle_started_at
+
+    def _plan(self, known: dict, now: datetime) -> reminders.Plan:
+        settings = self.context.settings
+        return reminders.plan(self.context.registry.keys.all(), known, now, thresholds=settings["THRESHOLDS"],
+                              repeat_days=settings["EXPIRED_REPEAT_DAYS"], notify=settings["NOTIFY"])
+
+    def _run(self, now: datetime) -> dict:
+        settings = self.context.settings
+        known = self.log.by_id()
+        plan = self._plan(known, now)
+        digests = [(digest, email_message.new_message_id(settings["MAIL_FROM"]))
+                   for digest in reminders.digests(plan.due, plan.keys, now)]
+        pending = {reminder.delivery_id: pending_record(reminder, known.get(reminder.delivery_id), message_id, now)
+                   for digest, message_id in digests for reminder in digest.reminders}
+        self.log.save([*pending.values(), *(cancelled_record(r, why, now) for r, why in plan.cancelled)])
+        outcomes = self._send(digests, pending, now)
+        self.last_check = now
+        self.mail["outstanding"] = sum(1 for r in outcomes if r["status"] == "failed")
+        return {"dry_run": False, "sent": sum(1 for r in outcomes if r["status"] == "sent"),
+                "failed": self.mail["outstanding"], "messages": len(digests),
+                "due": [_describe_record(record) for record in outcomes]}
 
     def wait_until_idle(self) -> None:
         """Return once no cycle is running (one started by the scheduler or over the API)."""

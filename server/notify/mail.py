@@ -102,36 +102,56 @@ class Smtp:
 
 
 class _Connection:
-    """One lazily opened SMTP connection; after a failed connect, the rest of the session fails fast."""
+    """One lazily opened SMTP connection; after a failed connect, the rest of the session fails fast.
+
+    When the server ends the session (421, or it hangs up), the next message opens a new connection.
+    If the server ends that one too at its first message, it is asking us to go away: the rest of
+    the session is not attempted and waits for the next cycle.
+    """
 
     def __init__(self, transport: Smtp):
         self.transport = transport
         self.client: yagmail.SMTP | None = None
         self.unreachable: str | None = None
+        self.just_reconnected = False
 
     def send(self, email: Email) -> None:
         if self.unreachable:
             raise MailError(f"not attempted: {self.unreachable}")
         client = self.client or self._connect()
+        code = None
         try:
             # Our own multipart message over yagmail's connection; yagmail's send() would rebuild the
             # message and, after a dropped connection, sleep and retry inside the cycle.
             refused = client.smtp.sendmail(self.transport.sender, [email.recipient], email.data)
         except smtplib.SMTPResponseException as error:
-            raise MailError(_reply_text(error.smtp_code, error.smtp_error)) from None
+            code, failure = error.smtp_code, _reply_text(error.smtp_code, error.smtp_error)
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
-            raise MailError(_reply_text(code, reply)) from None
+            failure = _reply_text(code, reply)
         except UnicodeError as error:
             # An address smtplib cannot send as ASCII; validation should have refused it already.
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 client.smtp.rset()
-            raise MailError(f"the address {email.recipient!r} cannot be sent over SMTP: {error}") from None
+            failure = f"the address {email.recipient!r} cannot be sent over SMTP: {error}"
         except (smtplib.SMTPException, OSError) as error:
+            failure = f"the connection to {self.transport.describe()} failed: {error}"
+            client.smtp.close()
+        else:
+            self.just_reconnected = False
+            if refused:
+                raise MailError(f"the server refused {', '.join(refused)}")
+            return
+        # 421 closes the session (RFC 5321 4.2.5), and smtplib drops a socket the server hung up on:
+        # either way this connection is dead, and reusing it would fail the next message too.
+        if code == 421 or client.smtp.sock is None:
             self.close()
-            raise MailError(f"the connection to {self.transport.describe()} failed: {error}") from None
-        if refused:
-            raise MailError(f"the server refused {', '.join(refused)}")
+            if self.just_reconnected:
+                self.unreachable = f"{self.transport.describe()} ended the session again after a reconnect: {failure}"
+            self.just_reconnected = True
+        else:
+            self.just_reconnected = False
+        raise MailError(failure)
 
     def _connect(self) -> yagmail.SMTP:
         client, server = self.transport.client(), self.transport.describe()

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, send_file
+from flask import Blueprint, jsonify, request, send_file
+
+from ..domain import tokens
+from .api import scimwatch
 
 public = Blueprint("public", __name__)
 
@@ -13,9 +16,23 @@ WIDGET_FILE = Path(__file__).parent / "static" / "scim-banner.js"
 
 @public.get("/healthz")
 def healthz():
-    """Report whether the server, its data file and its reminder loop are well."""
-    context = current_app.extensions["scimwatch"]
-    return jsonify(context.health())
+    """Report whether the server, its data file and its reminder loop are well; details only to an admin token."""
+    detailed = _admin_token_sent()
+    response = jsonify(scimwatch().health(detailed=detailed))
+    # The answer depends on the token: a shared cache must never hand an admin's details to a stranger.
+    response.vary.add("Authorization")
+    if detailed:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _admin_token_sent() -> bool:
+    # A missing or wrong token is not an error here: monitors without one still get the states.
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return False
+    granted = scimwatch().scope_of(presented.strip())
+    return granted is not None and tokens.allows(granted, "admin")
 
 
 @public.get("/widget/scim-banner.js")
