@@ -99,7 +99,17 @@ def test_remind_exits_non_zero_when_mail_fails(tmp_path):
     assert failed.returncode == 1 and "failed" in failed.stdout and "cannot connect" in failed.stdout
 
 
-def test_remind_is_refused_clearly_while_a_server_holds_the_data_folder(live_server):
+def test_remind_while_serving_runs_the_cycle_in_the_server(live_server):
+    live_server.add_key(org_id="org-1", expires_at="2026-01-01", notify=["it@acme.example"])
+    ran = run_cli("remind", env=live_server.env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().endswith("1 reminder sent, 0 failed in 1 emails")
+    deliveries = live_server.api("GET", "/api/v1/deliveries").json()["deliveries"]
+    assert [(d["recipient"], d["status"]) for d in deliveries] == [("it@acme.example", "sent")]
+
+
+def test_remind_is_refused_clearly_when_the_server_left_no_token_file(live_server):
+    (live_server.data_dir / "cli.token").unlink()
     refused = run_cli("remind", env=live_server.env)
     assert refused.returncode != 0
     assert "in use by another scimwatch process" in refused.stderr
