@@ -67,7 +67,7 @@ def serve():
         click.echo(f"data file: {context.store.data_file}")
         serving.serve(server, app, services=[scheduler.start])
     except serving.CannotListen as error:
-        raise click.ClickException(f"configuration error: {settings_module.PREFIX}{error.setting}: {error}") from None
+        raise click.ClickException(f"{settings_module.PREFIX}{error.setting}: {error}") from None
     finally:
         context.close()
 

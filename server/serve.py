@@ -82,12 +82,13 @@ def _connection_limit() -> int:
 
 def listen(app, host: str, port: int, threads: int = 4):
     """Bind `host`:`port` for `app` and return the waitress server, or raise CannotListen saying why."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         # waitress turns a name that does not resolve into a bare ValueError; resolve first to say so.
         socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE)
     except socket.gaierror as error:
-        raise CannotListen("HOST", f"{host!r} cannot be resolved ({error.strerror}); use an IP address "
-                                   "or a name this machine resolves") from None
+        raise CannotListen("HOST", f"cannot listen on {address}: {host!r} cannot be resolved ({error.strerror}); "
+                                   "use an IP address or a name this machine resolves") from None
     try:
         return waitress.create_server(
             app, host=host, port=port, threads=threads, ident="scimwatch",
@@ -97,18 +98,19 @@ def listen(app, host: str, port: int, threads: int = 4):
             # select() cannot watch descriptors numbered 1024 or more, which 1000 slots can reach.
             asyncore_use_poll=True)
     except OSError as error:
-        raise _cannot_listen(error, host, port) from None
+        setting, reason = _why_not(error, host, port)
+        raise CannotListen(setting, f"cannot listen on {address}: {reason}") from None
 
 
-def _cannot_listen(error: OSError, host: str, port: int) -> CannotListen:
-    """Name the setting to change for a failed bind."""
+def _why_not(error: OSError, host: str, port: int) -> tuple[str, str]:
+    """Return the setting to change for a failed bind, and why it failed."""
     if error.errno == errno.EADDRINUSE:
-        return CannotListen("PORT", f"port {port} on {host} is in use by another program")
+        return "PORT", f"port {port} is in use by another program"
     if error.errno == errno.EACCES:
-        return CannotListen("PORT", f"no permission to listen on port {port} (ports below 1024 need privileges)")
+        return "PORT", f"no permission to use port {port} (ports below 1024 need privileges)"
     if error.errno == errno.EADDRNOTAVAIL:
-        return CannotListen("HOST", f"{host} is not an address of this machine ({error.strerror})")
-    return CannotListen("HOST", f"cannot listen on {host} port {port} ({error.strerror or error})")
+        return "HOST", f"{host} is not an address of this machine ({error.strerror})"
+    return "HOST", error.strerror or str(error)
 
 
 def urls(server) -> list[str]:
