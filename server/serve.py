@@ -38,8 +38,9 @@ HEADER_LIMIT = 32 * 1024
 # Bodies: waitress refuses a body of BODY_LIMIT bytes or more from its Content-Length alone, or as soon
 # as a chunked one grows that big, with its own plain-text 413, before reading or storing the rest.
 # Bodies up to twice the app's limit still reach the app, so one just over MAX_BODY gets the app's 413
-# in the JSON error shape, and chunk framing never pushes a body within MAX_BODY over. Every body
-# waitress accepts now stays in memory: it spills one to a temp file only once it holds INBUF_SPILL.
+# in the JSON error shape, and the framing of a chunked body (counted by waitress, a few bytes a chunk)
+# does not push one within MAX_BODY over. Every body waitress accepts now stays in memory: it spills
+# one to a temp file only once it holds INBUF_SPILL.
 BODY_LIMIT = 2 * MAX_BODY
 INBUF_SPILL = BODY_LIMIT
 

@@ -93,7 +93,7 @@ def wait_until_accepted(server, count: int, within: float = 20) -> None:
 
 
 @linux_only
-@pytest.mark.parametrize("open_files", [None, 256], ids=["inherited-limit", "low-soft-limit"])
+@pytest.mark.parametrize("open_files", [None, 512], ids=["inherited-limit", "low-soft-limit"])
 def test_the_server_keeps_answering_while_500_slow_clients_hold_connections(live_server_factory, tmp_path,
                                                                             open_files):
     server = start_server(live_server_factory, tmp_path / "server-tmp", open_files)
