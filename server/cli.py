@@ -72,20 +72,22 @@ def main(ctx):
 @main.command()
 def serve():
     """Serve the API with waitress (SCIMWATCH_HOST/SCIMWATCH_PORT) until SIGINT or SIGTERM."""
-    from .serve import run
+    from . import serve as serving
 
     app = open_app()
     context = app.extensions["scimwatch"]
     config = context.settings
     try:
+        server = serving.listen(app, config["HOST"], config["PORT"])
+        # Only once the address is ours: a first-start token printed above a start-up error gets missed.
         token = context.ensure_admin_token()
         if token:
             click.echo("First start: generated an admin token. It is shown only this once; store it now:")
             click.echo(f"  SCIMWATCH admin token: {token}")
         click.echo(f"data file: {context.store.data_file}")
-        run(app, config["HOST"], config["PORT"], services=[scheduler.start, cli_access.start])
-    except OSError as error:
-        raise click.ClickException(f"cannot listen on {config['HOST']}:{config['PORT']}: {error.strerror}") from None
+        serving.serve(server, app, services=[scheduler.start, cli_access.start])
+    except serving.CannotListen as error:
+        raise click.ClickException(f"{settings_module.PREFIX}{error.setting}: {error}") from None
     finally:
         context.close()
 

@@ -1,6 +1,7 @@
 """Settings: every SCIMWATCH_ variable as data (name, default, help, parser), parsed strictly."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,37 @@ class Setting:
 
 def _text(value: str) -> str:
     return value.strip()
+
+
+# One DNS label (RFC 1123): letters, digits and inner hyphens, at most 63 characters.
+_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _host(value: str) -> str:
+    """Return an IP literal (brackets dropped) or a host name; what only binding can tell is left to serve."""
+    host = value.strip()
+    if not host:
+        raise ValueError(f"must not be empty; leave it unset for 127.0.0.1, or use 0.0.0.0 for every interface, "
+                         f"got {value!r}")
+    if host == "*":
+        raise ValueError(f"use 0.0.0.0 (every IPv4 interface) or :: (every IPv6 interface), got {value!r}")
+    if "://" in host:
+        raise ValueError(f"must be a host name or IP address without a scheme, got {value!r}")
+    try:
+        return str(ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host))
+    except ValueError:
+        pass
+    if re.fullmatch(r"(\[[^]]*\]|[^:]*):[0-9]+", host):
+        raise ValueError(f"must be a host name or IP address without a port (the port goes in SCIMWATCH_PORT), "
+                         f"got {value!r}")
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"must be a host name or IP address such as 127.0.0.1, 0.0.0.0 or scimwatch.example.com, "
+                         f"got {value!r}")
+    # A name whose last label is all digits reads as an IPv4 address; resolvers disagree on forms like 127.1.
+    if labels[-1].isdigit():
+        raise ValueError(f"{value!r} is not a valid IP address")
+    return host
 
 
 def _port(value: str) -> int:
@@ -105,7 +137,7 @@ def _sender(value: str) -> str:
 
 
 SETTINGS = (
-    Setting("HOST", "127.0.0.1", "address to listen on", _text),
+    Setting("HOST", "127.0.0.1", "address to listen on", _host),
     Setting("PORT", "8080", "port to listen on (0 picks a free one)", _port),
     Setting("DATA_DIR", "./data", "folder for the TinyDB file, lock file and outbox", lambda v: Path(v.strip() or ".")),
     Setting("ADMIN_TOKEN", "", "bearer token for the admin API; generated on first start when empty", _text),
