@@ -8,10 +8,11 @@ DAY = timedelta(days=1)
 # Key expiry dates live in this range; it also keeps a rotation's +365 days clear of datetime's limits.
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
 
-_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+# ASCII digits only: a bare \d would also match every other script's digits (Arabic-Indic, fullwidth...).
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # RFC 3339 date-time: the offset is mandatory, fractions optional.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
 )
 
 
@@ -36,7 +37,7 @@ def parse_time(text: str) -> datetime:
         )
     normalized = text.upper().replace(" ", "T").replace("Z", "+00:00")
     # Python before 3.11 rejects more than 6 fraction digits; we keep whole seconds anyway.
-    normalized = re.sub(r"\.(\d{1,9})", "", normalized)
+    normalized = re.sub(r"\.[0-9]{1,9}", "", normalized)
     try:
         parsed = datetime.fromisoformat(normalized).astimezone(UTC)
     except ValueError:
