@@ -110,9 +110,11 @@ def _notify(value):
 def _thresholds(value):
     if not isinstance(value, list) or not value or len(value) > 10:
         raise ValueError("must be a list of 1 to 10 whole numbers of days, e.g. [30, 14, 7, 3, 1]")
-    if any(isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365 for days in value):
+    # JSON does not tell 7 from 7.0, and JSON Schema counts both as integers.
+    if any(isinstance(days, bool) or not isinstance(days, int | float) or not 1 <= days <= 365
+           or days != int(days) for days in value):
         raise ValueError("each threshold must be a whole number of days from 1 to 365")
-    return sorted(set(value), reverse=True)
+    return sorted({int(days) for days in value}, reverse=True)
 
 
 _RULES = {
