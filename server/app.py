@@ -4,10 +4,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import cast
 
 from flask import Flask
-from flask.json.provider import DefaultJSONProvider
 
 from . import settings as settings_module
 from .domain.times import format_time, utcnow
@@ -17,6 +15,7 @@ from .store.storage import Store
 from .store.tokens import TokenBook
 from .web import cors, errors
 from .web.api import api
+from .web.json import InlineSafeJSONProvider
 from .web.public import public
 from .web.reminders_api import reminders_api
 from .web.tokens_api import tokens_api
@@ -102,8 +101,8 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
 
     app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
-    cast(DefaultJSONProvider, app.json).sort_keys = False
-    # JSON stays ASCII-escaped (Flask's default) so any string, even an unpaired surrogate, can be answered.
+    app.url_map.merge_slashes = False  # "//" is a 404 in JSON, not werkzeug's HTML redirect
+    app.json = InlineSafeJSONProvider(app)
     app.extensions["scimwatch"] = Scimwatch(config, store, clock)
     errors.register(app)
     cors.register(app, config["BANNER_ORIGINS"])

@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import re
+import unicodedata
 
 import click
 
@@ -59,6 +60,17 @@ def report_invalid(error: ValidationError):
     """Turn a validation error into a CLI error listing each field."""
     lines = "\n".join(f"  --{name.replace('_', '-')}: {text}" for name, text in error.fields.items())
     return click.ClickException(f"the key is not valid:\n{lines}")
+
+
+# Controls, format characters (bidi controls, zero-width ones), surrogates and line or paragraph
+# separators: a hand-edited data file may hold them, and raw they would rewrite or hide the listing.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _visible(text: str) -> str:
+    """Return text for a terminal line, with every invisible or controlling character escaped."""
+    return "".join(char.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(char) in _INVISIBLE else char for char in text)
 
 
 @click.group(invoke_without_command=True)
@@ -156,8 +168,8 @@ def keys_list(org_id, as_json):
         click.echo("no keys recorded")
     for record in records:
         name = record["directory_name"] or record["label"] or record["directory_id"] or "-"
-        click.echo(f"{record['expires_at']}  {record['id']}  {record['org_id']}  {name}  "
-                   f"({record['identity_provider']})")
+        columns = (record["expires_at"], record["id"], record["org_id"], name, f"({record['identity_provider']})")
+        click.echo("  ".join(_visible(str(column)) for column in columns))
 
 
 @keys.command("rotate")

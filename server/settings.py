@@ -78,7 +78,7 @@ def _bool(value: str) -> bool:
 
 def _whole(minimum: int, maximum: int):
     def parse(value: str) -> int:
-        if not re.fullmatch(r"\s*\d+\s*", value) or not minimum <= int(value) <= maximum:
+        if not re.fullmatch(r"\s*\d+\s*", value, re.ASCII) or not minimum <= int(value) <= maximum:
             raise ValueError(f"must be a whole number from {minimum} to {maximum}, got {value!r}")
         return int(value)
     return parse
@@ -99,7 +99,7 @@ def _items(value: str) -> list[str]:
 def _origins(value: str) -> tuple[str, ...]:
     origins = []
     for origin in _items(value):
-        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin, re.ASCII):
             raise ValueError(f"{origin!r} is not an exact origin such as https://intranet.example.com "
                              "(scheme and host, optional port, no path or wildcard)")
         origins.append(origin.lower())
@@ -131,7 +131,7 @@ def _url(value: str) -> str:
 def _sender(value: str) -> str:
     value = value.strip()
     # A sender may be a local mailbox such as scimwatch@localhost, so the domain need not be dotted.
-    if not re.fullmatch(LOCAL_PART + r"@[A-Za-z0-9.-]+", value):
+    if not re.fullmatch(LOCAL_PART + r"@[A-Za-z0-9.-]+", value, re.ASCII):
         raise ValueError(f"must be an email address, got {value!r}")
     return value
 

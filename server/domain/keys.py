@@ -19,16 +19,23 @@ NOTIFY_LIMIT = 50
 ROTATION_PERIOD = 365 * DAY
 
 NEVER_STORED = "scimwatch never stores key values: record only the expiry date and where the key is used"
-# URL-safe ids: they are placed into admin.atlassian.com links.
-_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]+\Z")
-# Pragmatic address check: an ASCII local part (SMTP without SMTPUTF8 carries no other), one @,
-# a dotted ASCII domain.
-LOCAL_PART = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
-DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-EMAIL_PATTERN = re.compile(LOCAL_PART + "@" + DOMAIN_LABEL + r"(?:\." + DOMAIN_LABEL + r")+\Z")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Unpaired surrogates can arrive from a command line; they cannot be stored or mailed as UTF-8.
+# URL-safe ids: they are placed into admin.atlassian.com links. An id made only of dots would be a
+# `.` or `..` path segment and move the link out of /o/{org_id}/, so at least one character is not a dot.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]*[A-Za-z0-9_~-][A-Za-z0-9._~-]*\Z")
+# RFC 5321 addresses without quoting: a dot-atom local part (atoms joined by single dots) of at most 64
+# characters, an ASCII domain of dotted labels of at most 63 characters, 254 characters in all (the
+# 256-character path less its angle brackets). SMTP without SMTPUTF8 carries nothing else.
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+LOCAL_PART = ATOM + r"(?:\." + ATOM + ")*"
+DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = re.compile(r"(?=[^@]{1,64}@)(?=.{1,254}\Z)" + LOCAL_PART + "@" + DOMAIN_LABEL
+                           + r"(?:\." + DOMAIN_LABEL + r")+\Z", re.ASCII)
+# Refused in every text field. Controls (C0, DEL, C1) and line breaks would break mail headers and
+# terminal output; bidirectional controls and marks reorder the server's own sentences around a name
+# (a date shown as "21-21-6202"); unpaired surrogates cannot be stored or mailed as UTF-8.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_EXCEPT_NEWLINE_AND_TAB = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_BIDI_CONTROL = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -40,22 +47,37 @@ class ValidationError(ValueError):
         self.fields = fields
 
 
-def _short_text(value, limit=SHORT_TEXT_LIMIT, newlines=False):
+def _text(value, limit=SHORT_TEXT_LIMIT, newlines=False):
+    """Return a free-text value as written, or raise ValueError saying which rule it breaks."""
     if not isinstance(value, str):
         raise ValueError("must be a string")
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters (got {len(value)})")
     if _SURROGATE.search(value):
         raise ValueError("must be valid Unicode text (it holds an unpaired surrogate)")
-    if (_CONTROL_EXCEPT_NEWLINES if newlines else _CONTROL).search(value):
-        raise ValueError("must not contain control characters" + ("" if newlines else " or line breaks"))
-    return value.strip() if not newlines else value
+    bidi = _BIDI_CONTROL.search(value)
+    if bidi:
+        raise ValueError(f"must not contain bidirectional control characters (U+{ord(bidi.group()):04X} at "
+                         f"character {bidi.start() + 1}): they reorder the text shown around them")
+    control = (_CONTROL_EXCEPT_NEWLINE_AND_TAB if newlines else _CONTROL).search(value)
+    if control:
+        allowed = "other than newline and tab" if newlines else "or line breaks"
+        raise ValueError(f"must not contain control characters {allowed} (U+{ord(control.group()):04X} at "
+                         f"character {control.start() + 1})")
+    return value
 
 
-def _identifier(value):
-    value = _short_text(value)
+def _name(value):
+    return _text(value).strip()
+
+
+def check_id(value):
+    """Return an org, directory or key id as given, or raise ValueError saying why it cannot be one."""
+    value = _text(value)
+    if value and set(value) == {"."}:
+        raise ValueError("must not be made only of dots (. and .. would move the link out of the org)")
     if not _ID_PATTERN.match(value):
-        raise ValueError("must be non-empty and use only letters, digits and . _ ~ -")
+        raise ValueError("must be non-empty and use only letters, digits and . _ ~ - (no spaces)")
     return value
 
 
@@ -74,34 +96,34 @@ def _expires_at(value):
 def _notify(value):
     if not isinstance(value, list):
         raise ValueError("must be a list of email addresses")
-    if len(value) > NOTIFY_LIMIT:
-        raise ValueError(f"must hold at most {NOTIFY_LIMIT} addresses (got {len(value)})")
-    seen, addresses = set(), []
+    addresses: dict[str, str] = {}
     for address in value:
-        if (not isinstance(address, str) or len(address) > 254 or _SURROGATE.search(address)
-                or not EMAIL_PATTERN.match(address.strip())):
-            raise ValueError(f"{str(address)[:80]!r} is not a valid email address")
-        if address.strip().lower() not in seen:
-            seen.add(address.strip().lower())
-            addresses.append(address.strip())
-    return addresses
+        if not isinstance(address, str) or not EMAIL_PATTERN.match(address):
+            raise ValueError(f"{str(address)[:80]!r} is not a valid email address (such as it@example.com)")
+        addresses.setdefault(address.lower(), address)
+    # Repeats (compared without case) are dropped before counting: they would get one mail anyway.
+    if len(addresses) > NOTIFY_LIMIT:
+        raise ValueError(f"must hold at most {NOTIFY_LIMIT} different addresses (got {len(addresses)})")
+    return list(addresses.values())
 
 
 def _thresholds(value):
     if not isinstance(value, list) or not value or len(value) > 10:
         raise ValueError("must be a list of 1 to 10 whole numbers of days, e.g. [30, 14, 7, 3, 1]")
-    if any(isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365 for days in value):
+    # JSON does not tell 7 from 7.0, and JSON Schema counts both as integers.
+    if any(isinstance(days, bool) or not isinstance(days, int | float) or not 1 <= days <= 365
+           or days != int(days) for days in value):
         raise ValueError("each threshold must be a whole number of days from 1 to 365")
-    return sorted(set(value), reverse=True)
+    return sorted({int(days) for days in value}, reverse=True)
 
 
 _RULES = {
-    "org_id": _identifier,
-    "directory_id": _identifier,
-    "org_name": _short_text,
-    "directory_name": _short_text,
-    "label": _short_text,
-    "notes": lambda v: _short_text(v, NOTES_LIMIT, newlines=True),
+    "org_id": check_id,
+    "directory_id": check_id,
+    "org_name": _name,
+    "directory_name": _name,
+    "label": _name,
+    "notes": lambda v: _text(v, NOTES_LIMIT, newlines=True),
     "identity_provider": _choice(tuple(IDENTITY_PROVIDERS)),
     "kind": _choice(KINDS),
     "expires_at": _expires_at,

@@ -8,11 +8,17 @@ DAY = timedelta(days=1)
 # Key expiry dates live in this range; it also keeps a rotation's +365 days clear of datetime's limits.
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
 
-_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-# RFC 3339 date-time: the offset is mandatory, fractions optional.
+# ASCII digits only: a bare \d would also match every other script's digits (Arabic-Indic, fullwidth...).
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+# RFC 3339 date-time: hours 00-23, minutes and seconds 00-59, an optional fraction, a mandatory offset.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"([Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
 )
+# On the first and last day of the range an offset could carry a time across its edge. Requiring UTC
+# there keeps every written time inside the range, and the rule a plain pattern (docs/openapi.json).
+_EDGE_DAYS = (f"{EARLIEST_YEAR}-01-01", f"{LATEST_YEAR}-12-31")
+_UTC_OFFSETS = ("Z", "z", "+00:00", "-00:00")
 
 
 def utcnow() -> datetime:
@@ -30,20 +36,24 @@ def parse_time(text: str) -> datetime:
         except ValueError:
             raise ValueError(f"{text!r} is not a real date") from None
         return check_year(datetime(day.year, day.month, day.day, tzinfo=UTC))
-    if not _RFC3339.match(text):
+    written = _RFC3339.match(text)
+    if not written:
         raise ValueError(
             f"{text[:40]!r} is not an RFC 3339 time such as 2026-12-06T00:00:00Z or a date such as 2026-12-06"
         )
+    written_day, offset = written.groups()
+    if not EARLIEST_YEAR <= int(written_day[:4]) <= LATEST_YEAR:
+        raise ValueError(f"{text!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}")
+    if written_day in _EDGE_DAYS and offset not in _UTC_OFFSETS:
+        raise ValueError(f"{text!r}: an offset could move it outside the years {EARLIEST_YEAR} to {LATEST_YEAR}; "
+                         f"on {written_day} give the time in UTC (Z)")
     normalized = text.upper().replace(" ", "T").replace("Z", "+00:00")
     # Python before 3.11 rejects more than 6 fraction digits; we keep whole seconds anyway.
-    normalized = re.sub(r"\.(\d{1,9})", "", normalized)
+    normalized = re.sub(r"\.[0-9]{1,9}", "", normalized)
     try:
-        parsed = datetime.fromisoformat(normalized).astimezone(UTC)
+        return datetime.fromisoformat(normalized).astimezone(UTC)
     except ValueError:
         raise ValueError(f"{text!r} is not a real date and time") from None
-    except OverflowError:
-        raise ValueError(f"{text!r} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}") from None
-    return check_year(parsed)
 
 
 def check_year(moment: datetime) -> datetime:

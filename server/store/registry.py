@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import bisect
 import builtins
-import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..domain import keys
+from ..domain import jsontext, keys
 from ..domain.banners import banner_payload
 from ..domain.times import DAY, format_time, parse_time
 from .storage import Store, thaw
@@ -83,7 +82,7 @@ class Registry:
         """Return the banner payload as compact JSON text, encoding the banners once per change."""
         entry = self._current_banners(now, org_id, directory_id)
         if entry.json is None:
-            entry.json = json.dumps(entry.banners, separators=(",", ":"))
+            entry.json = jsontext.dumps(entry.banners, separators=(",", ":"))
         return f'{{"generated_at":"{format_time(now)}","banners":{entry.json}}}'
 
     def _current_banners(self, now: datetime, org_id: str | None, directory_id: str | None) -> _CachedBanners:

@@ -6,7 +6,7 @@ import json
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from ..domain import tokens
+from ..domain import keys, tokens
 from .errors import ApiError
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,6 +46,24 @@ def require(scope: str, *, public_setting: str | None = None):
 NO_BODY = object()
 
 
+class _DuplicateMember(ValueError):
+    """A JSON object names the same member twice; json.loads would silently keep the last."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def _refuse_duplicates(pairs: list) -> dict:
+    """Build a JSON object, refusing one that names a member more than once."""
+    members: dict = {}
+    for name, value in pairs:
+        if name in members:
+            raise _DuplicateMember(name)
+        members[name] = value
+    return members
+
+
 def json_body(*, optional: bool = False):
     """Return the request's JSON body, refusing what is not JSON with the right error.
 
@@ -57,7 +75,11 @@ def json_body(*, optional: bool = False):
     if request.mimetype != "application/json":
         raise ApiError(415, "send the body as JSON with Content-Type: application/json")
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_duplicates)
+    except _DuplicateMember as duplicate:
+        name = duplicate.name[:80]
+        raise ApiError(400, f"the body names the member {name!r} more than once; send each member once",
+                       code="bad_json", fields={name: "appears more than once"}) from None
     except UnicodeError:
         raise ApiError(400, "the body is not valid UTF-8", code="bad_json") from None
     except RecursionError:
@@ -70,10 +92,13 @@ def json_body(*, optional: bool = False):
 def query_id(name: str) -> str | None:
     """Return an id from the query string (None when absent or empty), refusing what cannot be an id."""
     value = request.args.get(name)
-    if value is not None and (len(value) > 200 or not value.isprintable()):
+    if not value:
+        return None
+    try:
+        return keys.check_id(value)
+    except ValueError as error:
         raise ApiError(400, f"query parameter {name} is not a valid id", code="invalid",
-                       fields={name: "not a valid id"})
-    return value or None
+                       fields={name: str(error)}) from None
 
 
 @api.get("/keys")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..domain.keys import ValidationError
@@ -79,3 +79,18 @@ def register(app: Flask) -> None:
     def unexpected(error: Exception):
         log.exception("unhandled error")
         return error_response(500, "internal_error", _HTTP_MESSAGES[500])
+
+    @app.after_request
+    def protocol_edges(response: Response) -> Response:
+        # Werkzeug's routing redirects (RequestRedirect, e.g. for a missing trailing slash) bypass the
+        # error handlers and answer an HTML page: under /api/ every answer is JSON.
+        if (response.status_code >= 300 and response.mimetype != "application/json"
+                and request.path.lstrip("/").startswith("api/")):
+            location = response.headers.get("Location")
+            message = f"this resource is at {location}" if location else _HTTP_MESSAGES.get(
+                response.status_code, "request failed")
+            response = error_response(response.status_code, _CODES.get(response.status_code, "moved"), message,
+                                      headers={"Location": location} if location else None)
+        # Browsers must take every answer (JSON, errors, the widget) for the type it declares.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
