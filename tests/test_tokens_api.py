@@ -97,6 +97,8 @@ def test_a_revoked_token_is_refused_from_the_next_request_on(client, admin):
     ({"scope": "read", "label": "x" * 201}, "label"),
     ({"scope": "read", "label": "line\nbreak"}, "label"),
     ({"scope": "read", "label": 7}, "label"),
+    ({"scope": "read", "label": {}}, "label"),
+    ({"scope": "read", "label": False}, "label"),
     ({"scope": "read", "token": "sw_mine"}, "token"),
     ([], "body"),
 ])

@@ -75,9 +75,11 @@ def check_request(data) -> tuple[str, str]:
     scope = data.get("scope")
     if not isinstance(scope, str) or scope not in SCOPES:
         problems["scope"] = f"is required and must be one of {', '.join(SCOPES)}"
-    label: str = data.get("label") or ""
+    label: str = ""
     try:
-        label = check_fields({"label": label}, partial=True)["label"] if label else ""
+        # None means no label; anything else (even {} or 0) must pass the key label's rules.
+        if data.get("label") is not None:
+            label = check_fields({"label": data["label"]}, partial=True)["label"]
     except ValidationError as error:
         problems["label"] = error.fields["label"]
     if problems or not isinstance(scope, str):
