@@ -231,7 +231,7 @@ def tokens_list():
         click.echo("no tokens stored (SCIMWATCH_ADMIN_TOKEN, when set, is not listed)")
     for view in views:
         click.echo(f"{view['id']}  {view['scope']:8}  {view['created_at']}  "
-                   f"used {view['last_used_at'] or 'never':20}  {view['label'] or '-'}")
+                   f"used {view['last_used_at'] or 'never':20}  {_visible(view['label'] or '-')}")
 
 
 @tokens.command("revoke")
