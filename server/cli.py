@@ -12,13 +12,17 @@ import click
 from . import cli_access
 from . import settings as settings_module
 from .app import create_app
+from .domain import expiry
 from .domain.keys import ValidationError
+from .domain.times import parse_time, utcnow
 from .domain.tokens import SCOPES
 from .notify import scheduler
 from .store.registry import KeyNotFound
 from .store.storage import StorageError, Store
 from .store.tokens import TokenNotFound
 
+# `keys list` shows this many characters of an id; rotate and remove accept them.
+SHORT_ID = 8
 # The org id in admin.atlassian.com/o/{org_id}/ is a UUID.
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.ASCII | re.IGNORECASE)
 
@@ -65,6 +69,12 @@ def report_invalid(error: ValidationError):
 # Controls, format characters (bidi controls, zero-width ones), surrogates and line or paragraph
 # separators: a hand-edited data file may hold them, and raw they would rewrite or hide the listing.
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _cell(text: str, width: int = 32) -> str:
+    """Return a table cell: visible characters only, cut to `width` with an ellipsis."""
+    text = _visible(text)
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _visible(text: str) -> str:
@@ -166,10 +176,26 @@ def keys_list(org_id, as_json):
         return
     if not records:
         click.echo("no keys recorded")
+        return
+    now = utcnow()
+    rows = [("STATUS", "DAYS", "DIRECTORY", "ORG", "EXPIRES (UTC)", "ID")]
     for record in records:
-        name = record["directory_name"] or record["label"] or record["directory_id"] or "-"
-        columns = (record["expires_at"], record["id"], record["org_id"], name, f"({record['identity_provider']})")
-        click.echo("  ".join(_visible(str(column)) for column in columns))
+        expires_at = parse_time(record["expires_at"])
+        rows.append((expiry.severity(expires_at, now) or "ok", str(expiry.days_left(expires_at, now)),
+                     _cell(record["directory_name"] or record["label"] or record["directory_id"] or "-"),
+                     _cell(record["org_name"] or record["org_id"], 36), record["expires_at"], record["id"][:SHORT_ID]))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.rjust(width) if column == 1 else cell.ljust(width)
+                             for column, (cell, width) in enumerate(zip(row, widths, strict=True))).rstrip())
+
+
+def full_id(operations, key_id: str) -> str:
+    """Return the key id that a short id from `keys list` stands for (the id itself when none or several)."""
+    if len(key_id) < SHORT_ID:
+        return key_id
+    matches = [record["id"] for record in operations.list_keys(None) if record["id"].startswith(key_id)]
+    return matches[0] if len(matches) == 1 else key_id
 
 
 @keys.command("rotate")
@@ -177,11 +203,11 @@ def keys_list(org_id, as_json):
 @click.option("--expires-at", help="new expiry; default rotated-at + 365 days")
 @click.option("--rotated-at", help="when the key was regenerated; default now")
 def keys_rotate(key_id, expires_at, rotated_at):
-    """Record that a key was regenerated."""
+    """Record that a key was regenerated (KEY_ID: the id, or the short id `keys list` shows)."""
     body = {name: value for name, value in (("expires_at", expires_at), ("rotated_at", rotated_at)) if value}
     with access() as operations:
         try:
-            record = operations.rotate_key(key_id, body)
+            record = operations.rotate_key(full_id(operations, key_id), body)
         except ValidationError as error:
             raise report_invalid(error) from None
         except KeyNotFound:
@@ -192,10 +218,10 @@ def keys_rotate(key_id, expires_at, rotated_at):
 @keys.command("remove")
 @click.argument("key_id")
 def keys_remove(key_id):
-    """Delete a key record."""
+    """Delete a key record (KEY_ID: the id, or the short id `keys list` shows)."""
     with access() as operations:
         try:
-            operations.remove_key(key_id)
+            operations.remove_key(full_id(operations, key_id))
         except KeyNotFound:
             raise click.ClickException(f"no key with id {key_id!r}") from None
     click.echo(f"removed {key_id}")

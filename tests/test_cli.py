@@ -22,9 +22,11 @@ def test_keys_add_list_rotate_and_remove(env):
     assert added.returncode == 0, added.stderr
     key = json.loads(added.stdout)
     assert key["notify"] == ["a@acme.example", "b@acme.example"] and key["thresholds"] == [10, 2]
-    listed = run_cli("keys", "list", env=env)
-    assert key["id"] in listed.stdout and "2026-12-06T00:00:00Z" in listed.stdout and "Okta" in listed.stdout
-    rotated = run_cli("keys", "rotate", key["id"], "--expires-at", "2027-12-06", env=env)
+    listed = run_cli("keys", "list", env=env).stdout.splitlines()
+    assert listed[0].split() == ["STATUS", "DAYS", "DIRECTORY", "ORG", "EXPIRES", "(UTC)", "ID"]
+    assert listed[1].split()[2:] == ["Okta", "org-1", "2026-12-06T00:00:00Z", key["id"][:8]]
+    # The short id that the listing shows is enough to rotate the key.
+    rotated = run_cli("keys", "rotate", key["id"][:8], "--expires-at", "2027-12-06", env=env)
     assert json.loads(rotated.stdout)["expires_at"] == "2027-12-06T00:00:00Z"
     as_json = json.loads(run_cli("keys", "list", "--json", "--org-id", "org-1", env=env).stdout)
     assert [k["history"][0]["previous_expires_at"] for k in as_json["keys"]] == ["2026-12-06T00:00:00Z"]
