@@ -122,6 +122,18 @@ def test_keys_and_tokens_become_records_with_their_expiry_source_and_the_token_o
     assert [banner["key_id"] for banner in banners] == [token["id"]]
 
 
+def test_odd_text_upstream_is_cleaned_and_trimmed_to_the_key_rules(synced, stand_in):
+    stand_in.orgs[ORG_A].api_keys = [{**api_key(1), "name": "line\nbreak \ud800 " + "x" * 300}]
+    stand_in.orgs[ORG_A].api_tokens = [{**api_token(1), "user": {"email": "not an address"}}]
+
+    state = synced.run()
+
+    assert synced.org(state, ORG_A)["status"] == "ok"
+    (key,), (token,) = synced.records("admin_api_key"), synced.records("api_token")
+    assert key["label"].startswith("line break ? xxx") and len(key["label"]) == 200
+    assert token["label"] == "ci token 1" and token["notify"] == []
+
+
 def test_a_key_that_never_expires_is_left_out(synced, stand_in):
     stand_in.orgs[ORG_A].api_tokens = [api_token(1), api_token(2, expires_at=None)]
 
@@ -294,6 +306,7 @@ def test_an_unreachable_atlassian_marks_every_org_error(data_dir, tmp_path, stan
     pytest.param(json.dumps({"data": [{**api_token(9), "expiresAt": "soon"}]}).encode(), id="bad-expiry"),
     pytest.param(json.dumps({"data": [], "links": {"next": 5}}).encode(), id="bad-cursor"),
     pytest.param(b'{"data": [], "links": {"next": "c0"}}', id="cursor-loop"),
+    pytest.param(json.dumps({"data": [{**api_token(9), "id": "line\nbreak"}]}).encode(), id="bad-id"),
 ])
 def test_a_malformed_body_leaves_the_records_as_they_were(synced, stand_in, body):
     synced.run()

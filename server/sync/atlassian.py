@@ -248,9 +248,10 @@ def _moment(text: str) -> datetime | None:
 # --- the listed items, checked ---------------------------------------------------------------------
 
 def _text(value, what: str) -> str:
+    """Return upstream text fit for a record: no control characters, no unpaired surrogates (JSON allows them)."""
     if not isinstance(value, str):
         raise SyncFailure(f"an item has {what} that is not text")
-    return _CONTROL.sub(" ", value).strip()
+    return _CONTROL.sub(" ", value.encode("utf-8", "replace").decode("utf-8")).strip()
 
 
 def upstream_keys(items: Iterable, what: str) -> list[UpstreamKey]:
@@ -263,7 +264,8 @@ def upstream_keys(items: Iterable, what: str) -> list[UpstreamKey]:
         if not isinstance(item, dict):
             raise SyncFailure(f"the {what} list holds an item that is not an object")
         upstream_id = item.get("id")
-        if not isinstance(upstream_id, str) or not upstream_id.strip() or len(upstream_id) > 200:
+        if not isinstance(upstream_id, str) or not upstream_id or len(upstream_id) > 200 \
+                or _text(upstream_id, "an id") != upstream_id:
             raise SyncFailure(f"the {what} list holds an item without a usable id")
         if item.get("expiresAt") is None:
             continue
@@ -275,7 +277,7 @@ def upstream_keys(items: Iterable, what: str) -> list[UpstreamKey]:
         owner = item.get("user") if isinstance(item.get("user"), dict) else item.get("createdBy")
         address = owner.get("email") if isinstance(owner, dict) else None
         owner_email = address.strip() if isinstance(address, str) and EMAIL_PATTERN.match(address.strip()) else None
-        listed.append(UpstreamKey(upstream_id.strip(), label, expires_at, owner_email))
+        listed.append(UpstreamKey(upstream_id, label, expires_at, owner_email))
     return listed
 
 
@@ -283,8 +285,8 @@ def directories(items: Iterable) -> list[Directory]:
     """Return the listed directories; raise SyncFailure for a malformed item."""
     found = []
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("directoryId"), str) or not item["directoryId"]:
-            raise SyncFailure("the directory list holds an item without a directoryId")
-        name = _text(item.get("name") or item["directoryId"], "a name")[:200]
-        found.append(Directory(item["directoryId"][:200], name))
+        directory_id = item.get("directoryId") if isinstance(item, dict) else None
+        if not isinstance(directory_id, str) or not directory_id or _text(directory_id, "an id") != directory_id:
+            raise SyncFailure("the directory list holds an item without a usable directoryId")
+        found.append(Directory(directory_id[:200], _text(item.get("name") or directory_id, "a name")[:200]))
     return found
