@@ -1,4 +1,4 @@
-"""Command line: `python -m server` serves; subcommands manage keys and tokens."""
+"""Command line: `python -m server` serves; subcommands manage keys and tokens, remind and sync."""
 from __future__ import annotations
 
 import codecs
@@ -113,7 +113,7 @@ def remind(dry_run):
 
 @main.group()
 def keys():
-    """Add, list, rotate and remove key records."""
+    """Add, list, rotate, remove, import and export key records."""
 
 
 @keys.command("add")
