@@ -13,11 +13,14 @@ from .notify import deliveries
 from .store.registry import Registry
 from .store.storage import Store
 from .store.tokens import TokenBook
+from .sync import service as sync
 from .web import cors, errors
 from .web.api import api
+from .web.exchange_api import exchange_api
 from .web.json import InlineSafeJSONProvider
 from .web.public import public
 from .web.reminders_api import reminders_api
+from .web.sync_api import sync_api
 from .web.tokens_api import tokens_api
 
 MAX_BODY = 64 * 1024
@@ -110,6 +113,10 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     app.register_blueprint(public)
     app.register_blueprint(reminders_api)
     app.register_blueprint(tokens_api)
+    app.register_blueprint(exchange_api)
+    app.register_blueprint(sync_api)
     # The reminder service is made here; its scheduler thread starts only in `python -m server`.
     deliveries.install(app)
+    # The same for the Atlassian sync: its periodic thread starts only in `python -m server`.
+    sync.install(app)
     return app

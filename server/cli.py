@@ -1,6 +1,7 @@
-"""Command line: `python -m server` serves; subcommands manage keys and tokens."""
+"""Command line: `python -m server` serves; subcommands manage keys and tokens, remind and sync."""
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -13,13 +14,16 @@ from . import cli_access
 from . import settings as settings_module
 from .app import create_app
 from .domain import expiry
+from .domain.key_files import ImportInvalid
 from .domain.keys import ValidationError
 from .domain.times import parse_time, utcnow
 from .domain.tokens import SCOPES
 from .notify import scheduler
+from .store import exchange
 from .store.registry import KeyNotFound
 from .store.storage import StorageError, Store
 from .store.tokens import TokenNotFound
+from .sync import service as sync_service
 
 # `keys list` shows this many characters of an id; rotate and remove accept them.
 SHORT_ID = 8
@@ -54,7 +58,7 @@ def access(*, readonly: bool = False):
         raise click.ClickException(str(error)) from None
     try:
         yield operations
-    except cli_access.LocalAccessError as error:
+    except (cli_access.LocalAccessError, sync_service.SyncNotConfigured) as error:
         raise click.ClickException(str(error)) from None
     finally:
         operations.close()
@@ -107,7 +111,8 @@ def serve():
             click.echo("First start: generated an admin token. It is shown only this once; store it now:")
             click.echo(f"  SCIMWATCH admin token: {token}")
         click.echo(f"data file: {context.store.data_file}")
-        serving.serve(server, app, services=[scheduler.start, cli_access.start])
+        serving.serve(server, app, services=[scheduler.start, sync_service.start,
+                                                       cli_access.start])
     except serving.CannotListen as error:
         raise click.ClickException(f"{settings_module.PREFIX}{error.setting}: {error}") from None
     finally:
@@ -132,7 +137,7 @@ def remind(dry_run):
 
 @main.group()
 def keys():
-    """Add, list, rotate and remove key records."""
+    """Add, list, rotate, remove, import and export key records."""
 
 
 @keys.command("add")
@@ -225,6 +230,56 @@ def keys_remove(key_id):
         except KeyNotFound:
             raise click.ClickException(f"no key with id {key_id!r}") from None
     click.echo(f"removed {key_id}")
+
+
+def _media_type(name: str, data: bytes) -> str:
+    """Return the media type of an import file: by its extension, else JSON when it starts with {."""
+    if name.lower().endswith((".json", ".csv")):
+        return exchange.FORMATS[name.lower().rsplit(".", 1)[1]]
+    return exchange.FORMATS["json" if data.removeprefix(codecs.BOM_UTF8).lstrip()[:1] == b"{" else "csv"]
+
+
+@keys.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="check every row and count what would change; write nothing")
+def keys_import(file, dry_run):
+    """Create or update key records from a CSV or JSON file (all rows or none; - reads standard input)."""
+    data = file.read(exchange.MAX_IMPORT_BYTES + 1)
+    if len(data) > exchange.MAX_IMPORT_BYTES:
+        raise click.ClickException(exchange.TOO_LARGE)
+    with access() as operations:
+        try:
+            report = operations.import_keys(data, _media_type(getattr(file, "name", ""), data), dry_run)
+        except ImportInvalid as error:
+            lines = [f"  row {row['row']}: " + "; ".join(f"{field}: {text}" for field, text in row["fields"].items())
+                     for row in error.rows]
+            raise click.ClickException("\n".join([error.message, *lines])) from None
+    counts = f"{report['created']} created, {report['updated']} updated, {report['unchanged']} unchanged"
+    click.echo(f"dry run, nothing written: {counts}" if dry_run else counts)
+
+
+@keys.command("export")
+@click.option("--format", "file_format", type=click.Choice(tuple(exchange.FORMATS)), default="csv",
+              help="csv (opens in spreadsheets; formula-like cells start with ') or json")
+def keys_export(file_format):
+    """Write every key record to standard output as CSV or JSON (works while the server runs)."""
+    with access(readonly=True) as operations:
+        data = operations.export_keys(file_format)
+    click.get_binary_stream("stdout").write(data)
+
+
+@main.command()
+def sync():
+    """Run one Atlassian sync now (in the running server when there is one) and show each org's status."""
+    with access() as operations:
+        state = operations.sync()
+    for org in state["orgs"]:
+        click.echo(f"{org['org_id']}  {org['status']}  last sync {org['last_sync_at'] or 'never'}"
+                   + (f"  ({org['error']})" if org["error"] else ""))
+    for directory in state["untracked"]:
+        click.echo(f"untracked directory: {directory['org_id']}  {directory['directory_id']}  {directory['name']}")
+    if any(org["status"] != "ok" for org in state["orgs"]):
+        raise SystemExit(1)
 
 
 @main.group()

@@ -20,12 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .app import create_app
+from .domain.key_files import ImportInvalid
 from .domain.keys import ValidationError
 from .domain.times import utcnow
 from .notify.deliveries import service_for
+from .store import exchange
 from .store.registry import KeyNotFound
 from .store.storage import DataFolderBusy, Store
 from .store.tokens import TokenNotFound
+from .sync import service as sync
 
 TOKEN_FILE = "cli.token"  # noqa: S105 (a file name)
 # A reminder run over a slow relay can take a while; the CLI waits as it would in-process.
@@ -146,6 +149,18 @@ class InProcess:
         """Run one reminder cycle and return its report."""
         return service_for(self.app).run_cycle(dry_run=dry_run)
 
+    def import_keys(self, data: bytes, media_type: str, dry_run: bool) -> dict:
+        """Import a CSV or JSON file of key records, all rows or none; raise ImportInvalid."""
+        return exchange.import_keys(self.context.registry, data, media_type, utcnow(), dry_run=dry_run)
+
+    def export_keys(self, file_format: str) -> bytes:
+        """Return every key record as a CSV or JSON file."""
+        return exchange.export_keys(self.context.registry, file_format).encode("utf-8")
+
+    def sync(self) -> dict:
+        """Run one Atlassian sync and return the sync state; raise SyncNotConfigured."""
+        return sync.service_for(self.app).run()
+
     def close(self) -> None:
         """Release the data folder."""
         self.context.close()
@@ -190,18 +205,38 @@ class ThroughServer:
         """Run one reminder cycle in the server and return its report."""
         return self._call("POST", f"/api/v1/reminders/run?dry_run={'true' if dry_run else 'false'}")
 
+    def import_keys(self, data: bytes, media_type: str, dry_run: bool) -> dict:
+        """Import a CSV or JSON file of key records in the server, all rows or none; raise ImportInvalid."""
+        raw = self._send("POST", f"/api/v1/import?dry_run={'true' if dry_run else 'false'}", data, media_type)
+        return json.loads(raw)
+
+    def export_keys(self, file_format: str) -> bytes:
+        """Return every key record as a CSV or JSON file, as the server writes it."""
+        return self._send("GET", f"/api/v1/export?format={_quote(file_format)}")
+
+    def sync(self) -> dict:
+        """Run one Atlassian sync in the server and return the sync state."""
+        return self._call("POST", "/api/v1/sync/run")
+
     def close(self) -> None:
         """Nothing to release: each call is one request."""
 
     def _call(self, method: str, path: str, body: dict | None = None, not_found: Exception | None = None):
         data = json.dumps(body).encode("utf-8") if body is not None else None
+        raw = self._send(method, path, data, "application/json", not_found)
+        return json.loads(raw) if raw else None
+
+    def _send(self, method: str, path: str, data: bytes | None = None, media_type: str = "application/json",
+              not_found: Exception | None = None) -> bytes:
         request = urllib.request.Request(self.url + path, data=data, method=method, headers={  # noqa: S310
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+            "Authorization": f"Bearer {self.token}", "Content-Type": media_type})
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (loopback)
-                raw = response.read()
+                return response.read()
         except urllib.error.HTTPError as answer:
             error = _error_of(answer)
+            if answer.code == 400 and error.get("code") == "import_invalid":
+                raise ImportInvalid(error.get("message", ""), error.get("rows")) from None
             if answer.code == 400 and error.get("fields"):
                 raise ValidationError(error["fields"]) from None
             if answer.code == 404 and not_found is not None:
@@ -210,7 +245,6 @@ class ThroughServer:
         except (urllib.error.URLError, OSError) as failure:
             raise LocalAccessError(f"the running server at {self.url} did not answer: "
                                    f"{getattr(failure, 'reason', failure)}") from None
-        return json.loads(raw) if raw else None
 
 
 def _quote(value: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .domain.keys import EMAIL_PATTERN, LOCAL_PART
+from .sync.org_keys import OrgKeys, read_keys_file
 
 PREFIX = "SCIMWATCH_"
 
@@ -136,6 +137,10 @@ def _sender(value: str) -> str:
     return value
 
 
+def _org_keys(value: str) -> OrgKeys | None:
+    return read_keys_file(Path(value.strip())) if value.strip() else None
+
+
 SETTINGS = (
     Setting("HOST", "127.0.0.1", "address to listen on", _host),
     Setting("PORT", "8080", "port to listen on (0 picks a free one)", _port),
@@ -156,6 +161,11 @@ SETTINGS = (
     Setting("EXPIRED_REPEAT_DAYS", "7", "after expiry, remind again every N days (0 = never)", _whole(0, 365)),
     Setting("CHECK_MINUTES", "15", "how often the scheduler checks, in minutes", _whole(1, 1440)),
     Setting("PUBLIC_URL", "", "base URL of this server, used for links in emails", _url),
+    Setting("ATLASSIAN_KEYS_FILE", "", "file of ORG_ID=ORG_ADMIN_API_KEY lines (mode 600); Atlassian sync is off "
+            "when empty", _org_keys),
+    Setting("ATLASSIAN_API_URL", "https://api.atlassian.com", "base URL of the Atlassian admin APIs the sync reads",
+            _url),
+    Setting("SYNC_HOURS", "6", "how often the Atlassian sync runs, in hours", _whole(1, 168)),
 )
 # Settings whose value may come from a file named by NAME_FILE (Docker secrets and the like).
 FILE_SETTINGS = ("ADMIN_TOKEN", "SMTP_PASSWORD")

@@ -49,6 +49,10 @@ def test_the_import_contracts_hold_on_the_checkout():
     ("web/cors.py", "import tinydb", "tinydb"),
     ("notify/deliveries.py", "import yagmail", "yagmail"),
     ("web/api.py", "from .. import settings", "top"),
+    ("sync/service.py", "import flask", "sync-no-flask"),
+    ("sync/service.py", "from ..web import api", "rooms"),
+    ("sync/service.py", "from ..notify import deliveries", "rooms"),
+    ("sync/atlassian.py", "from .. import settings", "top"),
 ])
 def test_an_import_against_the_table_breaks_its_contract(tmp_path, module, planted, contract):
     checkout = copy_of_server(tmp_path)

@@ -1,6 +1,7 @@
 """Key records: validating input, making, updating and rotating records. Pure, no I/O."""
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime
@@ -12,7 +13,10 @@ SECRET_FIELDS = frozenset({"api_key", "apikey", "key", "secret", "token", "value
                            "api_token", "bearer_token", "scim_token", "key_value"})
 EDITABLE_FIELDS = ("org_id", "org_name", "directory_id", "directory_name", "identity_provider",
                    "kind", "label", "expires_at", "notify", "thresholds", "notes")
-SERVER_FIELDS = frozenset({"id", "created_at", "updated_at", "rotated_at", "history"})
+# Set by the server and refused on input: `source` says where a record came from (api, ui, cli, extension,
+# import, atlassian); `upstream_id` and `removed_upstream` are the Atlassian sync's (DESIGN §16).
+SERVER_FIELDS = frozenset({"id", "created_at", "updated_at", "rotated_at", "history", "source", "upstream_id",
+                           "removed_upstream"})
 SHORT_TEXT_LIMIT = 200
 NOTES_LIMIT = 2000
 NOTIFY_LIMIT = 50
@@ -166,12 +170,14 @@ def check_fields(data, *, partial: bool) -> dict:
     return cleaned
 
 
-def new_key(fields: dict, now: datetime) -> dict:
-    """Return a new key record from validated fields."""
+def new_key(fields: dict, now: datetime, *, source: str = "api", upstream_id: str | None = None,
+            key_id: str | None = None) -> dict:
+    """Return a new key record from validated fields (a new id unless `key_id` is given)."""
     stamp = format_time(now)
-    record: dict = {"id": str(uuid.uuid4()), **_OPTIONAL_DEFAULTS}
+    record: dict = {"id": key_id or str(uuid.uuid4()), **_OPTIONAL_DEFAULTS}
     record.update({name: value for name, value in fields.items() if value is not None})
-    record.update(created_at=stamp, updated_at=stamp, rotated_at=None, history=[])
+    record.update(created_at=stamp, updated_at=stamp, rotated_at=None, history=[], source=source,
+                  upstream_id=upstream_id, removed_upstream=False)
     return record
 
 
@@ -188,6 +194,11 @@ def updated_key(record: dict, fields: dict, now: datetime) -> dict:
             changed[name] = value
     changed["updated_at"] = format_time(now)
     return changed
+
+
+def plain_copy(record) -> dict:
+    """Return a plain, independent copy of a record, also of a read-only snapshot of one."""
+    return json.loads(json.dumps(record, default=dict))
 
 
 def check_rotation(data, now: datetime) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ..domain.key_files import ImportInvalid
 from ..domain.keys import ValidationError
 from ..store.registry import KeyNotFound
 from ..store.storage import WriteFailed
@@ -30,9 +31,13 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None):
-    """Return the JSON error response in the one shape."""
-    response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
+def error_response(status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None,
+                   rows: list | None = None):
+    """Return the JSON error response in the one shape; an import's refusal also lists its bad `rows`."""
+    error = {"code": code, "message": message, "fields": fields or {}}
+    if rows is not None:
+        error["rows"] = rows
+    response = jsonify({"error": error})
     response.status_code = status
     response.headers.extend(headers or {})
     return response
@@ -56,6 +61,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError):
         return error_response(400, "invalid", "some fields are not valid: " + str(error), error.fields)
+
+    @app.errorhandler(ImportInvalid)
+    def import_invalid(error: ImportInvalid):
+        return error_response(400, "import_invalid", error.message, rows=error.rows)
 
     @app.errorhandler(KeyNotFound)
     def missing(error: KeyNotFound):
