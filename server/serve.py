@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 import waitress
 
 from .app import MAX_BODY
+from .store.exchange import MAX_IMPORT_BYTES
 
 # How waitress is tuned against slow and oversized clients (issue 16). waitress reads every request on
 # one event loop and hands a thread only a complete request, so a client that sends half a request and
@@ -37,11 +38,13 @@ BACKLOG = 1024
 HEADER_LIMIT = 32 * 1024
 # Bodies: waitress refuses a body of BODY_LIMIT bytes or more from its Content-Length alone, or as soon
 # as a chunked one grows that big, with its own plain-text 413, before reading or storing the rest.
-# Bodies up to twice the app's limit still reach the app, so one just over MAX_BODY gets the app's 413
-# in the JSON error shape, and the framing of a chunked body (counted by waitress, a few bytes a chunk)
-# does not push one within MAX_BODY over. Every body waitress accepts now stays in memory: it spills
-# one to a temp file only once it holds INBUF_SPILL.
-BODY_LIMIT = 2 * MAX_BODY
+# waitress has one limit for every route, and the one route with big bodies is the admin's import
+# (a 10,000-key CSV is about 2.5 MiB): so the limit is the import's, plus MAX_BODY of room for chunk
+# framing; every other route refuses past MAX_BODY in the app, with the JSON error shape. Every body
+# waitress accepts stays in memory (it spills to a temp file only once it holds INBUF_SPILL), so a
+# refused one never touches the disk. Behind a proxy, limit bodies to 64 KiB except for /api/v1/import
+# (docs/deployment.md).
+BODY_LIMIT = MAX_IMPORT_BYTES + MAX_BODY
 INBUF_SPILL = BODY_LIMIT
 
 

@@ -174,7 +174,8 @@ def huge_content_length():
 def huge_chunked():
     head = (b"POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n")
-    return head, (b"10000\r\n" + b"x" * 65536 + b"\r\n" for _ in range(256))
+    # 32 MiB: twice what the largest accepted body (an import) may hold.
+    return head, (b"10000\r\n" + b"x" * 65536 + b"\r\n" for _ in range(512))
 
 
 @linux_only
