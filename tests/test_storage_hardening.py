@@ -118,6 +118,11 @@ def test_a_data_file_that_is_a_folder_is_refused_with_its_name(data_dir):
     assert_refused_with_message(started(data_dir), str(data_dir / DATA_FILE), "not a regular file")
 
 
+def test_a_lock_file_that_is_a_folder_is_refused_with_a_message(data_dir):
+    (data_dir / LOCK_FILE).mkdir()
+    assert_refused_with_message(started(data_dir), f"cannot write lock file {data_dir / LOCK_FILE}")
+
+
 @pytest.mark.parametrize("mode", [0o777, 0o1777, 0o703])
 def test_a_world_writable_data_folder_is_refused_with_the_fix(data_dir, mode):
     data_dir.chmod(mode)
@@ -227,6 +232,7 @@ BAD_RECORDS = {
     "rotated-at-garbage": ("keys", "4", key_record("x", 3, rotated_at="yesterday"), "rotated_at"),
     "history-an-object": ("keys", "4", key_record("x", 3, history={"rotated_at": "x"}), "history"),
     "history-entry-bad": ("keys", "4", key_record("x", 3, history=[{"rotated_at": 1}]), "history"),
+    "key-holding-a-key-value": ("keys", "4", key_record("x", 3, api_key="secret-value"), "api_key"),
     "key-a-list": ("keys", "4", ["not", "a", "record"], None),
     "key-a-string": ("keys", "4", "k", None),
     "key-id-taken": ("keys", "4", key_record("copy", 3, id=GOOD_KEYS[0]["id"]), "id"),
@@ -323,6 +329,7 @@ def test_a_malformed_record_is_set_aside_and_every_other_record_still_watched(da
     assert table in warning and doc_id[:30] in warning and (field or "record") in warning
     if isinstance(record, dict) and isinstance(record.get("hash"), str):
         assert record["hash"] not in caplog.text
+    assert "secret-value" not in caplog.text and "secret-value" not in health.get_data(as_text=True)
     assert GOOD["tokens"]["1"]["hash"] not in caplog.text
 
     app.extensions["scimwatch"].close()
@@ -390,6 +397,15 @@ def test_unknown_tables_are_left_alone(data_dir):
     assert app.test_client().get("/healthz").get_json()["status"] == "ok"
     app.extensions["scimwatch"].close()
     assert json.loads((data_dir / DATA_FILE).read_text()) == tables
+
+
+def test_a_table_that_is_not_an_object_stops_start_up_naming_it_and_is_left_alone(data_dir):
+    # Not one record but the table's own shape: nothing to set aside record by record.
+    tables = {**GOOD, "deliveries": ["not", "records"]}
+    write_data(data_dir, tables)
+    before = (data_dir / DATA_FILE).read_bytes()
+    assert_refused_with_message(started(data_dir), "'deliveries' must be an object", str(data_dir / DATA_FILE))
+    assert (data_dir / DATA_FILE).read_bytes() == before
 
 
 def test_nothing_is_lost_when_the_quarantine_file_cannot_be_written(data_dir):

@@ -46,6 +46,10 @@ def keys(record) -> Problem:
     problem = _fields(record, KEY_FIELDS, nullable=("rotated_at",)) or _text("id", record["id"])
     if problem:
         return problem
+    # Key records are answered whole by the API: one holding a key value must not be served.
+    secret = next((name for name in record if name.lower() in key_rules.SECRET_FIELDS), None)
+    if secret:
+        return secret, key_rules.NEVER_STORED
     # Indexes sort expiry strings, which is time order only in the one form the server writes; that form
     # is a valid input time too, so check_fields need not parse it again.
     problem = _times(record, ("expires_at", "created_at", "updated_at"), nullable=("rotated_at",))

@@ -166,8 +166,11 @@ class AtomicJSONStorage(Storage):
             raise StorageError(f"cannot read data file {self.path}: {error}") from None
         try:
             data = json.loads(text)
-            if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+            if not isinstance(data, dict):
                 raise ValueError("top level must be an object of tables")
+            for name, table in data.items():
+                if not isinstance(table, dict):
+                    raise ValueError(f"table {name[:40]!r} must be an object of records by doc id")
         except ValueError as error:
             raise StorageError(
                 f"data file {self.path} does not parse ({error}); scimwatch will not start and will not "
