@@ -19,15 +19,20 @@ import pytest
 import requests
 from conftest import ROOT
 
-from server.store.storage import DATA_FILE, Store
+from server.domain import keys
+from server.domain.times import utcnow
+from server.store.storage import DATA_FILE, TEMP_PREFIX, Store
 
-# A writer that stores documents one at a time and prints each id once the store has acknowledged it.
+# A writer that stores key records one at a time and prints each id once the store has acknowledged it.
 WRITER = """
-import sys, uuid
+import sys
+from server.domain import keys as rules
+from server.domain.times import utcnow
 from server.store.storage import Store
 keys = Store(sys.argv[1]).collection("keys")
 while True:
-    document = {"id": str(uuid.uuid4()), "org_id": "org", "notes": "n" * 400}
+    document = rules.new_key(rules.check_fields({"org_id": "org", "expires_at": "2027-03-01", "notes": "n" * 400},
+                                                partial=False), utcnow())
     keys.insert(document)
     print(document["id"], flush=True)
 """
@@ -35,8 +40,9 @@ FUTURE = "2027-03-01"
 
 
 def seed_data_file(data_dir, count: int) -> None:
-    """Write a data file holding `count` key documents, so each later write takes a while."""
-    documents = {str(n + 1): {"id": f"seed-{n}", "org_id": "org", "notes": "s" * 400} for n in range(count)}
+    """Write a data file holding `count` key records, so each later write takes a while."""
+    fields = keys.check_fields({"org_id": "org", "expires_at": FUTURE, "notes": "s" * 400}, partial=False)
+    documents = {str(n + 1): {**keys.new_key(fields, utcnow()), "id": f"seed-{n}"} for n in range(count)}
     (data_dir / DATA_FILE).write_text(json.dumps({"keys": documents}), encoding="utf-8")
 
 
@@ -145,7 +151,8 @@ def check_writes_refused_and_reads_served(server, data_dir, key_id, reason: str)
     assert server.api("GET", "/api/v1/banners", token="read").json()["banners"][0]["key_id"] == key_id
     assert server.api("GET", "/healthz", token=None).status_code == 200
     assert (data_dir / DATA_FILE).read_bytes() == before
-    assert sorted(path.name for path in data_dir.iterdir() if path.name.startswith(DATA_FILE)) == [DATA_FILE]
+    assert sorted(path.name for path in data_dir.iterdir()
+                  if path.name.startswith((DATA_FILE, TEMP_PREFIX + DATA_FILE))) == [DATA_FILE]
 
 
 def test_a_full_disk_refuses_writes_with_507_and_keeps_serving_reads(live_server_factory, tmp_path):

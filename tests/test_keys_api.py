@@ -230,7 +230,8 @@ def test_healthz_needs_no_token_and_says_what_it_is(client, admin):
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok" and health["service"] == "scimwatch"
     assert health["db"] == {"status": "ok"}
-    assert client.get("/healthz", headers=admin).get_json()["db"] == {"status": "ok", "keys": 1}
+    assert client.get("/healthz", headers=admin).get_json()["db"] == {
+        "status": "ok", "keys": 1, "quarantine": {"count": 0, "records": []}}
 
 
 def test_the_widget_script_is_served_with_caching_headers(client):

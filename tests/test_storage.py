@@ -10,11 +10,12 @@ from server.store.storage import DATA_FILE, DataFolderBusy, StorageError, Store,
 
 
 def test_documents_survive_closing_and_reopening(data_dir):
+    # A table without record rules: the key, token and delivery rules are tested in test_storage_hardening.py.
     store = Store(data_dir)
-    store.collection("keys").insert({"id": "k1", "org_id": "o", "notify": ["a@b.example"]})
+    store.collection("things").insert({"id": "k1", "org_id": "o", "notify": ["a@b.example"]})
     store.close()
     reopened = Store(data_dir)
-    assert thaw(reopened.collection("keys").get("k1")) == {"id": "k1", "org_id": "o", "notify": ["a@b.example"]}
+    assert thaw(reopened.collection("things").get("k1")) == {"id": "k1", "org_id": "o", "notify": ["a@b.example"]}
     reopened.close()
 
 
@@ -109,11 +110,11 @@ def test_a_leftover_temp_file_from_a_crash_is_removed_on_start(data_dir):
 
 def test_a_read_only_store_reads_without_the_lock_and_refuses_writes(data_dir):
     owner = Store(data_dir)
-    owner.collection("keys").insert({"id": "a"})
+    owner.collection("things").insert({"id": "a"})
     reader = Store(data_dir, readonly=True)
-    assert [d["id"] for d in reader.collection("keys").all()] == ["a"]
+    assert [d["id"] for d in reader.collection("things").all()] == ["a"]
     with pytest.raises(StorageError):
-        reader.collection("keys").insert({"id": "b"})
+        reader.collection("things").insert({"id": "b"})
     owner.close()
 
 
@@ -142,15 +143,15 @@ def test_the_data_file_always_holds_exactly_the_stored_documents(data_dir):
 
 def test_put_many_after_a_restart_keeps_replaced_and_new_documents_apart(data_dir):
     first = Store(data_dir)
-    first.collection("deliveries").put_many([{"id": "a", "status": "failed"}, {"id": "b", "status": "failed"}])
+    first.collection("things").put_many([{"id": "a", "status": "failed"}, {"id": "b", "status": "failed"}])
     first.close()
     # A fresh process: TinyDB has not counted its doc ids yet, and "b" holds the highest one.
     second = Store(data_dir)
-    second.collection("deliveries").put_many([{"id": "new", "status": "pending"}, {"id": "b", "status": "sent"}])
+    second.collection("things").put_many([{"id": "new", "status": "pending"}, {"id": "b", "status": "sent"}])
     second.close()
     third = Store(data_dir)
-    stored = {d["id"]: d["status"] for d in third.collection("deliveries").all()}
+    stored = {d["id"]: d["status"] for d in third.collection("things").all()}
     assert stored == {"a": "failed", "b": "sent", "new": "pending"}
-    on_disk = json.loads((data_dir / DATA_FILE).read_text())["deliveries"]
+    on_disk = json.loads((data_dir / DATA_FILE).read_text())["things"]
     assert len(on_disk) == 3
     third.close()

@@ -1,8 +1,10 @@
 """The data folder: the only module that touches TinyDB.
 
-One process owns the folder (lock file). Every table operation runs under one
-lock, every write replaces the data file atomically (temp file, fsync, rename),
-and readers get frozen snapshots that cannot change the stored documents.
+One process owns the folder (a lock on the folder itself). Every table operation
+runs under one lock, every write replaces the data file atomically (a new private
+temp file, fsync, rename), and readers get frozen snapshots that cannot change the
+stored documents. Nothing in the folder is followed through a link or written in
+place, and malformed records are set aside in `quarantine/` at load.
 """
 from __future__ import annotations
 
@@ -12,19 +14,33 @@ import fcntl
 import json
 import logging
 import os
+import pwd
+import secrets
+import stat
+import tempfile
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TextIO
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
 
+from ..domain import records
+from ..domain.times import format_time
+
 log = logging.getLogger(__name__)
 
 DATA_FILE = "scimwatch.json"
 LOCK_FILE = "scimwatch.lock"
+QUARANTINE_FOLDER = "quarantine"
+# Temp files are `.scimwatch.json.<random>.tmp` (and `.scimwatch.lock.<random>.tmp`); before issue 16 the
+# data file's one fixed temp name was `scimwatch.json.tmp`, which a crash may have left behind.
+TEMP_PREFIX, TEMP_SUFFIX = ".scimwatch.", ".tmp"
+OLD_TEMP_FILE = DATA_FILE + ".tmp"
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
 
 
 class StorageError(Exception):
@@ -37,6 +53,75 @@ class DataFolderBusy(StorageError):
 
 class WriteFailed(StorageError):
     """A write did not reach the disk; the stored data is unchanged."""
+
+
+def read_regular_file(path: Path, what: str, limit: int = -1) -> bytes | None:
+    """Return a regular file's bytes (None when it does not exist); refuse a link, FIFO, device or folder."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise StorageError(f"{what} {path} is a symbolic link; scimwatch does not follow links in its data "
+                               "folder: put the file itself there") from None
+        raise StorageError(f"cannot read {what} {path}: {error.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a file")
+        raise StorageError(f"{what} {path} is not a regular file (it is {kind}); move it away")
+    with open(fd, "rb") as handle:
+        try:
+            return handle.read(limit)
+        except OSError as error:
+            raise StorageError(f"cannot read {what} {path}: {error.strerror}") from None
+
+
+def write_file(folder: Path, name: str, content: bytes) -> None:
+    """Replace folder/name whole: write a new private temp file (never an existing one), fsync, rename."""
+    # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW under a random name: nothing planted is written through.
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
+    try:
+        with open(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # A rename replaces a link at the destination, never its target.
+        os.replace(temp, folder / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make renames in a folder durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_private_folder(fd: int, path: Path, what: str = "data folder") -> None:
+    """Refuse a folder that other users could plant files or links in."""
+    info = os.fstat(fd)
+    if info.st_mode & stat.S_IWOTH:
+        raise StorageError(f"{what} {path} is writable by every user (mode {stat.S_IMODE(info.st_mode):o}), so "
+                           f"anyone could plant links in it; scimwatch will not use it: run chmod o-w {path}")
+    if info.st_uid != os.geteuid():
+        owner, me = _user_name(info.st_uid), _user_name(os.geteuid())
+        raise StorageError(f"{what} {path} belongs to {owner}, not to the user running scimwatch ({me}); "
+                           f"run chown {me} {path}, or run scimwatch as {owner}")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def freeze(value):
@@ -71,22 +156,30 @@ class AtomicJSONStorage(Storage):
 
     def load(self) -> None:
         """Read and parse the data file once; refuse a file that does not parse."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        content = read_regular_file(self.path, "data file")
+        if content is None:
             self._data = {}
             return
-        except (OSError, UnicodeDecodeError) as error:
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as error:
             raise StorageError(f"cannot read data file {self.path}: {error}") from None
         try:
             data = json.loads(text)
-            if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+            if not isinstance(data, dict):
                 raise ValueError("top level must be an object of tables")
+            for name, table in data.items():
+                if not isinstance(table, dict):
+                    raise ValueError(f"table {name[:40]!r} must be an object of records by doc id")
         except ValueError as error:
             raise StorageError(
                 f"data file {self.path} does not parse ({error}); scimwatch will not start and will not "
                 "overwrite it: restore it from a backup or move it away"
             ) from None
+        self._data = data
+
+    def use(self, data: dict) -> None:
+        """Replace the loaded tables in memory only, leaving the file as it is."""
         self._data = data
 
     def tables(self) -> dict:
@@ -105,18 +198,11 @@ class AtomicJSONStorage(Storage):
         self.flush(data)
 
     def flush(self, data) -> None:
-        """Write `data` to a temp file, fsync it, rename it over the data file and fsync the folder."""
-        temp = self.path.with_name(self.path.name + ".tmp")
+        """Write `data` to a new temp file, fsync it, rename it over the data file and fsync the folder."""
         try:
-            text = self._encode(data)
-            with open(temp, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
+            # The encoding is ASCII (json.dumps escapes the rest).
+            write_file(self.path.parent, self.path.name, self._encode(data).encode("ascii"))
         except OSError as error:
-            with contextlib.suppress(OSError):
-                temp.unlink()
             reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
                       errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
                 error.errno or 0, error.strerror or str(error))
@@ -124,11 +210,7 @@ class AtomicJSONStorage(Storage):
         # The rename has happened: memory must follow the file even if making the rename durable fails.
         self._data = data
         try:
-            folder = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+            fsync_folder(self.path.parent)
         except OSError as error:
             log.warning("data file %s was replaced but its folder could not be fsynced: %s", self.path, error)
 
@@ -259,22 +341,29 @@ class Collection:
 
 
 class Store:
-    """The data folder: lock file, TinyDB file and one collection per table."""
+    """The data folder: its lock, the TinyDB file, one collection per table, and the quarantined records."""
 
     def __init__(self, data_dir, *, readonly: bool = False):
         self.data_dir = Path(data_dir)
         self.readonly = readonly
         self._lock = threading.RLock()
-        self._lock_handle: TextIO | None = None
+        self._folder_fd: int | None = None
+        self._lock_note: tuple[int, int] | None = None
+        # Every record set aside, from every quarantine file: {"table", "doc_id", "field", "reason", "file"}.
+        self.quarantined: list[dict] = []
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # New folders are private: the data file holds token hashes and who is mailed.
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
             raise StorageError(f"cannot create data folder {self.data_dir}: {error.strerror}") from None
         if not readonly:
             self._take_folder_lock()
-        self._storage = AtomicJSONStorage(self.data_dir / DATA_FILE)
         try:
+            if not readonly:
+                self._remove_stale_temp_files(self.data_dir, TEMP_PREFIX)
+            self._storage = AtomicJSONStorage(self.data_dir / DATA_FILE)
             self._storage.load()
+            self._set_aside_malformed_records()
             self._db = TinyDB(storage=lambda: self._storage)
         except BaseException:
             self.close()
@@ -326,35 +415,151 @@ class Store:
             collection._forget()
 
     def _take_folder_lock(self) -> None:
-        path = self.data_dir / LOCK_FILE
+        # The lock is on the folder itself, not on the lock file: a lock file can be deleted while we hold
+        # it, and the next process would lock a new file of the same name and start beside us. A folder
+        # that holds the data file cannot be removed, and renaming it moves our lock with it. The lock
+        # file only tells the next process who holds the folder.
         try:
-            handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held open for the server's life)
+            fd = os.open(self.data_dir, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as error:
-            raise StorageError(f"cannot open lock file {path}: {error.strerror}") from None
+            raise StorageError(f"cannot open data folder {self.data_dir}: {error.strerror}") from None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            check_private_folder(fd, self.data_dir)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
+            os.close(fd)
             raise DataFolderBusy(
-                f"data folder {self.data_dir} is in use by another scimwatch process (pid {holder}); "
+                f"data folder {self.data_dir} is in use by another scimwatch process (pid {self._holder()}); "
                 "stop it first, or point SCIMWATCH_DATA_DIR elsewhere"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_handle = handle
+        except OSError as error:
+            os.close(fd)
+            raise StorageError(f"cannot lock data folder {self.data_dir}: {error.strerror}") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._folder_fd = fd
+        path = self.data_dir / LOCK_FILE
+        try:
+            # Replaced, never opened for writing: a link or hard link planted under this name is not written through.
+            write_file(self.data_dir, LOCK_FILE, str(os.getpid()).encode())
+            written = os.lstat(path)
+        except OSError as error:
+            self.close()
+            raise StorageError(f"cannot write lock file {path}: {error.strerror}") from None
+        self._lock_note = (written.st_dev, written.st_ino)
+
+    def _holder(self) -> str:
+        """Return the pid written in the lock file, or "unknown"."""
+        try:
+            text = (read_regular_file(self.data_dir / LOCK_FILE, "lock file", limit=20) or b"").decode("ascii").strip()
+        except (StorageError, UnicodeDecodeError):
+            return "unknown"
+        return text if text.isdigit() else "unknown"
+
+    @staticmethod
+    def _remove_stale_temp_files(folder: Path, prefix: str) -> None:
         # A crash can leave a half-written temp file; it was never renamed, so it holds nothing acknowledged.
-        with contextlib.suppress(OSError):
-            (self.data_dir / (DATA_FILE + ".tmp")).unlink()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name == OLD_TEMP_FILE or (entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX)):
+                if entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                else:
+                    log.warning("left %s alone: it is named like a temp file but is not a regular file", entry.path)
+
+    def _set_aside_malformed_records(self) -> None:
+        """Move records that break the table rules out of the loaded tables and into a quarantine file.
+
+        1. Sort every table into good and bad records (server/domain/records.py).
+        2. Write the bad ones, whole, to a new file in quarantine/ and make it durable.
+        3. Only then rewrite the data file without them, so a crash between the two loses nothing.
+        A read-only store only leaves them out of memory; the next owner of the folder sets them aside.
+        """
+        tables, found = {}, []
+        for name, table in self._storage.tables().items():
+            tables[name], bad = records.sort_out(name, table)
+            found += [(name, *entry) for entry in bad]
+        file = None
+        if found and self.readonly:
+            self._storage.use(tables)
+        elif found:
+            file = self._write_quarantine(found)
+            self._storage.flush(tables)
+        for table, doc_id, _, field, reason in found:
+            where = f"it was moved to {file}; fix it, add it again and delete that file" if file else \
+                "it is skipped; the next start of the server sets it aside"
+            log.warning("malformed record in the data file: table %s, doc id %r, %s: %s; %s", table, doc_id[:40],
+                        f"field {field}" if field else "the record as a whole", reason, where)
+        self.quarantined = self._read_quarantine() + [
+            {"table": table, "doc_id": doc_id, "field": field, "reason": reason, "file": None}
+            for table, doc_id, _, field, reason in (found if self.readonly else [])]
+
+    def _write_quarantine(self, found: list) -> Path:
+        folder = self.data_dir / QUARANTINE_FOLDER
+        now = datetime.now(UTC)
+        name = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}.json"
+        entries = [{"table": table, "doc_id": doc_id, "field": field, "reason": reason,
+                    "quarantined_at": format_time(now), "record": record}
+                   for table, doc_id, record, field, reason in found]
+        try:
+            try:
+                os.mkdir(folder, 0o700)
+                fsync_folder(self.data_dir)
+            except FileExistsError:
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                try:
+                    check_private_folder(fd, folder, "quarantine folder")
+                finally:
+                    os.close(fd)
+            write_file(folder, name, json.dumps(entries, indent=1).encode("ascii"))
+            fsync_folder(folder)
+        except (OSError, StorageError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            raise StorageError(
+                f"data file {self.data_file} holds {len(found)} malformed record(s) and they cannot be set aside "
+                f"in {folder} ({reason}); nothing was changed: fix that folder, or the records by hand") from None
+        return folder / name
+
+    def _read_quarantine(self) -> list[dict]:
+        """Return every entry of every quarantine file; a file that does not read back counts as one entry."""
+        folder = self.data_dir / QUARANTINE_FOLDER
+        try:
+            names = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            return [{"table": None, "doc_id": None, "field": None, "file": str(folder),
+                     "reason": f"the quarantine folder cannot be read: {error.strerror}"}]
+        if not self.readonly:
+            self._remove_stale_temp_files(folder, ".")
+        listed = []
+        for name in names:
+            if name.startswith(".") or not name.endswith(".json"):
+                continue
+            path = folder / name
+            try:
+                entries = json.loads(read_regular_file(path, "quarantine file") or b"")
+                listed += [{"table": entry["table"], "doc_id": entry["doc_id"], "field": entry["field"],
+                            "reason": entry["reason"], "file": str(path)} for entry in entries]
+            except (StorageError, ValueError, TypeError, KeyError, IndexError):
+                listed.append({"table": None, "doc_id": None, "field": None, "file": str(path),
+                               "reason": "this file is not as scimwatch wrote it; look at it, then delete it"})
+        return listed
 
     def close(self) -> None:
-        """Release the folder lock."""
-        if self._lock_handle is not None:
-            with contextlib.suppress(OSError):
-                self._lock_handle.seek(0)
-                self._lock_handle.truncate()
-            self._lock_handle.close()
-            self._lock_handle = None
+        """Release the folder lock and remove the lock file it wrote."""
+        if self._folder_fd is None:
+            return
+        path = self.data_dir / LOCK_FILE
+        with contextlib.suppress(OSError):
+            found = os.lstat(path)
+            # Still holding the lock, so no other process can have written it since; but a person might have.
+            if (found.st_dev, found.st_ino) == self._lock_note:
+                os.unlink(path)
+        os.close(self._folder_fd)
+        self._folder_fd = None
