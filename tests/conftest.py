@@ -66,6 +66,14 @@ def run_cli(*args, env) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+def normalised_cli_output(text: str) -> str:
+    """CLI output with ids, short ids, tokens and times made comparable between two data folders."""
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", text)
+    text = re.sub(r"\b[0-9a-f]{8}$", "<id>", text, flags=re.MULTILINE)
+    text = re.sub(r"sw_[A-Za-z0-9_-]+", "<token>", text)
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<time>", text)
+
+
 class LiveServer:
     """`python -m server` running in a subprocess on a free port over its own data folder."""
 

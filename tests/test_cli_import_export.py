@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, run_cli, server_env
+from conftest import ROOT, normalised_cli_output, run_cli, server_env
 
 ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
 GOOD = (f"org_id,directory_name,identity_provider,expires_at,notify,notes\r\n"
@@ -16,10 +16,6 @@ GOOD = (f"org_id,directory_name,identity_provider,expires_at,notify,notes\r\n"
 BAD = f"org_id,expires_at,label\r\n{ORG},2027-02-30,x\r\n,2027-01-01,y\r\n{ORG},2027-01-01,fine\r\n"
 
 
-def normalised(text: str) -> str:
-    """Output with ids and times made comparable between two data folders."""
-    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", text)
-    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<time>", text)
 
 
 @pytest.fixture
@@ -60,7 +56,8 @@ def test_import_and_export_give_the_same_output_and_exit_codes_with_or_without_a
         outputs[name] = []
         for args in SCRIPT:
             result = run_cli(*(re.sub(r"{(.+)}", lambda m: str(files / m.group(1)), arg) for arg in args), env=env)
-            outputs[name].append((args, result.returncode, normalised(result.stdout), normalised(result.stderr)))
+            outputs[name].append((args, result.returncode, normalised_cli_output(result.stdout),
+                                  normalised_cli_output(result.stderr)))
     assert outputs["serving"] == outputs["alone"]
     by_args = {tuple(args): (code, out, err) for args, code, out, err in outputs["alone"]}
     code, _, err = by_args[("keys", "import", "{bad.csv}")]

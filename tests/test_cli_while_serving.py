@@ -3,23 +3,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 
 import pytest
-from conftest import run_cli
+from conftest import normalised_cli_output, run_cli
 
 from server.cli_access import TOKEN_FILE
 
 ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
 
 
-def normalised(text: str) -> str:
-    """Output with ids and times made comparable between two runs."""
-    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", text)
-    text = re.sub(r"\b[0-9a-f]{8}$", "<id>", text, flags=re.MULTILINE)
-    text = re.sub(r"sw_[A-Za-z0-9_-]+", "<token>", text)
-    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<time>", text)
 
 
 def test_keys_add_while_serving_is_seen_by_the_server_at_once(live_server):
@@ -89,8 +82,8 @@ def test_outputs_and_exit_codes_are_the_same_with_or_without_a_running_server(st
         without = run_cli(*args, env=alone)
         with_server = run_cli(*args, env=serving)
         assert with_server.returncode == without.returncode, (args, with_server.stderr, without.stderr)
-        assert normalised(with_server.stdout) == normalised(without.stdout), args
-        assert normalised(with_server.stderr) == normalised(without.stderr), args
+        assert normalised_cli_output(with_server.stdout) == normalised_cli_output(without.stdout), args
+        assert normalised_cli_output(with_server.stderr) == normalised_cli_output(without.stderr), args
 
 
 def test_the_cli_token_file_is_private_while_serving_and_gone_after(live_server):

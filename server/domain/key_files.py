@@ -93,7 +93,8 @@ def _cell(value) -> str:
 
 def _field_from_cell(name: str, cell: str):
     """Return the API value of a CSV cell: lists split on `;`, an empty cell resets a field to its default."""
-    text = unescape_cell(cell)
+    # A spreadsheet may end the lines of a multi-line cell with CRLF; notes keep newlines only.
+    text = unescape_cell(cell).replace("\r\n", "\n")
     if name == "notify":
         return [item.strip() for item in text.split(LIST_SEPARATOR) if item.strip()]
     if not text.strip() and name in ("thresholds", "identity_provider", "kind", "org_id", "expires_at", "directory_id"):

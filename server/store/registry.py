@@ -71,14 +71,7 @@ class Registry:
 
     def put_many(self, records: builtins.list[dict]) -> None:
         """Store many new or changed key records in one atomic file write."""
-        with self.store.batch():
-            self.keys.put_many(records)
-            # tinydb 4.9's insert_multiple keeps the table's cached next doc id, so the next single insert
-            # would take an id put_many just gave out ("Document with ID n already exists"). Replacing one
-            # record goes through insert(Document), which clears that cache. Drop this once
-            # Collection.put_many clears it itself.
-            if records:
-                self.keys.replace(records[-1])
+        self.keys.put_many(records)
 
     def remove(self, key_id: str) -> None:
         """Delete a key record or raise KeyNotFound."""

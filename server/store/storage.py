@@ -325,6 +325,10 @@ class Collection:
             self._table.insert_multiple(
                 Document(thaw(document), doc_id=self._doc_ids.get(doc_id) or next(fresh_ids))
                 for doc_id, document in incoming.items())
+            # tinydb 4.9's insert_multiple keeps the table's cached next doc id even when the documents
+            # carry their own, so the next insert() would take one just given out ("Document with ID n
+            # already exists"). Forget it; the table recounts from its documents.
+            self._table._next_id = None
             self._snapshot = None
             self._changed()
 
