@@ -15,7 +15,7 @@ from .notify import deliveries
 from .store.registry import Registry
 from .store.storage import Store
 from .store.tokens import TokenBook
-from .web import cors, errors
+from .web import cors, errors, ui
 from .web.api import api
 from .web.public import public
 from .web.reminders_api import reminders_api
@@ -97,6 +97,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     app.register_blueprint(public)
     app.register_blueprint(reminders_api)
     app.register_blueprint(tokens_api)
+    ui.register(app)
     # The reminder service is made here; its scheduler thread starts only in `python -m server`.
     deliveries.install(app)
     return app
