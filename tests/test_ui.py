@@ -9,6 +9,7 @@ import stat
 import zlib
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from conftest import ADMIN_TOKEN
@@ -148,10 +149,24 @@ def test_the_root_address_redirects_to_the_ui(client):
 
 
 @pytest.mark.parametrize("path", [*PAGES, "/ui/keys/some-id", "/ui/keys/some-id/edit", "/ui/keys/some-id/delete"])
-def test_every_page_without_a_session_goes_to_sign_in(client, path):
+def test_every_page_without_a_session_goes_to_sign_in_and_back_after_it(client, path):
     answer = client.get(path)
     assert answer.status_code == 303
-    assert answer.headers["Location"] == "/ui/login"
+    location = urlsplit(answer.headers["Location"])
+    assert location.path == "/ui/login"
+    assert parse_qs(location.query) == ({} if path == "/ui/" else {"next": [path]})
+    signed_in = client.post("/ui/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf_token(client),
+                                               "next": path})
+    assert signed_in.headers["Location"] == path
+
+
+@pytest.mark.parametrize("elsewhere", ["//evil.example/ui/", "https://evil.example/ui/", "/api/v1/keys",
+                                       "/ui/\\evil.example", "javascript:alert(1)", ""])
+def test_sign_in_never_sends_the_browser_out_of_the_ui(client, elsewhere):
+    page = client.get("/ui/login?" + urlencode({"next": elsewhere}))
+    assert 'name="next"' not in page.text
+    answer = client.post("/ui/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf_token(client), "next": elsewhere})
+    assert answer.headers["Location"] == "/ui/"
 
 
 def test_a_form_posted_without_a_session_goes_to_sign_in_and_changes_nothing(app, client):
@@ -633,7 +648,8 @@ def test_revoking_the_sessions_own_token_in_the_ui_signs_it_out(app, client):
     assert "(this session)" in client.get("/ui/tokens").text
     answer = post(client, f"/ui/tokens/{made['id']}/revoke")
     assert answer.status_code == 303
-    assert client.get("/ui/tokens").headers["Location"] == "/ui/login?why=ended"
+    location = urlsplit(client.get("/ui/tokens").headers["Location"])
+    assert parse_qs(location.query) == {"why": ["ended"], "next": ["/ui/tokens"]}
 
 
 def test_settings_show_the_effective_configuration_with_secrets_masked(make_app):

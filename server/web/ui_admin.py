@@ -21,9 +21,8 @@ STATUSES = ("pending", "sent", "failed", "cancelled")
 DELIVERY_ROWS = 500
 # Issue 16 makes run_cycle refuse with CycleRunning while another cycle sends; before that it waits its turn.
 CYCLE_BUSY: tuple[type[Exception], ...] = tuple(filter(None, [getattr(deliveries, "CycleRunning", None)]))
-SCOPE_HELP = {"read": "banners (the widget and the extension)", "admin": "everything, including this UI",
-              "track": "banners and what the extension observes", "calendar": "the calendar feed",
-              "metrics": "the /metrics page"}
+SCOPE_HELP = {"read": "banners (widget, extension)", "admin": "everything, this UI too",
+              "track": "banners and observations", "calendar": "the calendar feed", "metrics": "the /metrics page"}
 SCOPE_CHOICES = [(scope, f"{scope}: {SCOPE_HELP[scope]}" if scope in SCOPE_HELP else scope) for scope in tokens.SCOPES]
 SECRET_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|KEY", re.IGNORECASE)
 

@@ -6,6 +6,8 @@ import hmac
 import threading
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -127,11 +129,22 @@ def throttle() -> SignInThrottle:
     return current_app.extensions[THROTTLE_EXTENSION]
 
 
+def next_page(value: str | None) -> str | None:
+    """Return a page address to go to after sign-in, or None unless it is a page of this UI (no open redirect)."""
+    if not value or len(value) > 500 or not value.isprintable() or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith(UI_PREFIX) or value.startswith("//"):
+        return None
+    return value
+
+
 def _login_form(status: int = 200, message: str = "", headers: dict | None = None):
     notice = {"signed_out": "You are signed out.",
               "ended": "Your session ended (12 hours passed, or its token was revoked). Sign in again."}
     page = render_template("ui/login.html", title="Sign in", message=message,
-                           notice=notice.get(request.args.get("why", "")))
+                           notice=notice.get(request.args.get("why", "")),
+                           next=next_page(request.values.get("next")))
     return page, status, headers or {}
 
 
@@ -161,7 +174,7 @@ def login():
     session.clear()
     session.permanent = True
     session.update(who=_who(bearer), signed_in_at=int(now.timestamp()))
-    return redirect(url_for("ui.dashboard"), 303)
+    return redirect(next_page(request.form.get("next")) or url_for("ui.dashboard"), 303)
 
 
 @ui.post("/logout")
@@ -183,9 +196,11 @@ def guard():
         return None
     bearer = current_bearer()
     if bearer is None:
-        ended = "who" in session
+        after: dict[str, Any] = {"why": "ended"} if "who" in session else {}
+        if request.method == "GET" and request.endpoint != "ui.dashboard":
+            after["next"] = request.full_path.rstrip("?")
         session.clear()
-        return redirect(url_for("ui.login", why="ended") if ended else url_for("ui.login"), 303)
+        return redirect(url_for("ui.login", **after), 303)
     g.bearer = bearer
     scimwatch().tokens.note_use(bearer)
     return None

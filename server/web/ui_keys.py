@@ -13,7 +13,13 @@ from .ui_common import scimwatch, ui, utc_text
 from .ui_forms import field_errors, form_values, key_body
 
 SEVERITY_LABELS = {"expired": "Expired", "critical": "Critical", "warning": "Warning", "info": "Info", "ok": "OK"}
-IDENTITY_PROVIDER_CHOICES = [(code, provider.name) for code, provider in runbook.IDENTITY_PROVIDERS.items()]
+# "other" reads "your identity provider" in the steps; in a list of choices it is the last resort.
+IDENTITY_PROVIDER_CHOICES = [(code, "Other (not listed)" if code == "other" else provider.name)
+                             for code, provider in runbook.IDENTITY_PROVIDERS.items()]
+FIELD_LABELS = {"org_id": "Org id", "org_name": "Org name", "directory_name": "Directory name",
+                "directory_id": "Directory id", "identity_provider": "Identity provider", "kind": "Kind of key",
+                "label": "Label", "expires_at": "Expires", "notify": "Email reminders to",
+                "thresholds": "Reminder stages", "notes": "Notes"}
 KIND_CHOICES = [(code, runbook.KIND_NAMES.get(code, code)) for code in runbook.KINDS]
 
 
@@ -87,7 +93,8 @@ def _form_page(values: dict, *, key=None, errors: dict | None = None, others: li
                status: int = 200):
     return render_template(
         "ui/key_form.html", title=f"Edit {key_name(key)}" if key else "Add a key", key=key, values=values,
-        errors=errors or {}, others=others or [], identity_providers=IDENTITY_PROVIDER_CHOICES, kinds=KIND_CHOICES,
+        errors=errors or {}, others=others or [], labels=FIELD_LABELS, identity_providers=IDENTITY_PROVIDER_CHOICES,
+        kinds=KIND_CHOICES,
         default_thresholds=", ".join(str(days) for days in scimwatch().settings["THRESHOLDS"])), status
 
 
