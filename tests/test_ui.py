@@ -6,6 +6,7 @@ import html
 import json
 import re
 import stat
+import threading
 import zlib
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -14,9 +15,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from conftest import ADMIN_TOKEN
 from markupsafe import escape
-from smtp_helpers import SmtpServer, free_port
+from smtp_helpers import Mailbox, SmtpServer, free_port
 
 from server import create_app
+from server.notify import deliveries
 from server.web.ui_auth import SignInThrottle
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -594,6 +596,42 @@ def test_run_a_check_now_sends_the_due_reminders_and_says_so(app, ui):
     assert "Check done: no reminder was due." in ui.get("/ui/deliveries").text
 
 
+class HoldingMailbox(Mailbox):
+    """A relay as slow as a relay can be: it holds each message until the test lets it through."""
+
+    def __init__(self):
+        super().__init__()
+        self.arrived, self.release = threading.Event(), threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.arrived.set()
+        self.release.wait(60)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.skipif(not hasattr(deliveries, "CycleRunning"), reason="run_cycle refuses a second cycle from issue 16 on")
+def test_run_a_check_now_while_a_cycle_sends_says_so_at_once(make_app):
+    smtp = SmtpServer()
+    smtp.stop()
+    smtp.mailbox = HoldingMailbox()
+    smtp.start()
+    try:
+        app = make_app(**smtp.settings())
+        api_key(app, notify=["ops@example.com"], expires_at="2026-12-04")
+        running = threading.Thread(target=deliveries.service_for(app).run_cycle)
+        running.start()
+        assert smtp.mailbox.arrived.wait(30)
+        client = app.test_client()
+        sign_in(client)
+        answer = post(client, "/ui/deliveries/run")
+        assert answer.status_code == 303
+        assert "already running" in client.get("/ui/deliveries").text
+    finally:
+        smtp.mailbox.release.set()
+        running.join(60)
+        smtp.stop()
+
+
 def test_deliveries_filter_by_key_and_status(app, ui):
     first = api_key(app, notify=["one@example.com"], expires_at="2026-12-04", directory_name="First")
     api_key(app, notify=["two@example.com"], expires_at="2026-12-05", directory_name="Second")
@@ -733,9 +771,11 @@ def test_an_unexpected_error_on_a_page_answers_a_500_page_without_a_stack_trace(
     assert_ui_headers(answer)
 
 
-def test_a_form_body_over_64_kib_answers_413_as_a_page(ui):
+def test_a_form_body_over_64_kib_answers_413_as_a_page_and_changes_nothing(app, ui):
+    before = state(app)
     answer = post(ui, "/ui/keys/new", {**KEY_FORM, "notes": "x" * 70_000})
-    assert answer.status_code in (400, 413) and answer.mimetype == "text/html"
+    assert answer.status_code == 413 and answer.mimetype == "text/html"
+    assert "64 KiB" in answer.text and state(app) == before
 
 
 # Markup that users type
