@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.domain.expiry import current_stage, days_left, severity
+from server.domain.expiry import current_stage, days_left, days_since, next_stage, severity
 from server.domain.times import format_time, parse_time
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -79,3 +79,30 @@ def test_times_are_read_as_rfc3339_or_a_plain_date_and_written_in_utc(text, expe
 def test_times_that_are_not_real_or_have_no_zone_are_refused(text):
     with pytest.raises(ValueError, match=r"not a|outside the years|must be"):
         parse_time(text)
+
+
+@pytest.mark.parametrize("remaining, expected_stage, expected_in", [
+    (40 * DAY, "30d", 10 * DAY),                 # before the first threshold: that threshold
+    (20 * DAY, "14d", 6 * DAY),                  # inside 30d: the next smaller threshold
+    (14 * DAY, "7d", 7 * DAY),                   # exactly on a boundary: that stage has begun, the next is next
+    (12 * 3600 * SECOND, "expired", 12 * 3600 * SECOND),  # past the last threshold: expiry itself
+    (-DAY, "expired+7d", 6 * DAY),               # expired: the next repeat
+    (-7 * DAY, "expired+14d", 7 * DAY),
+])
+def test_the_next_stage_is_the_first_stage_that_begins_after_now(remaining, expected_stage, expected_in):
+    stage, begins_at = next_stage(NOW + remaining, NOW)
+    assert (stage, begins_at) == (expected_stage, NOW + expected_in)
+    # It is the stage current_stage reports from that moment on, and not a second earlier.
+    assert current_stage(NOW + remaining, begins_at) == expected_stage
+    assert current_stage(NOW + remaining, begins_at - SECOND) != expected_stage
+
+
+def test_the_next_stage_follows_per_key_thresholds_and_repeats():
+    assert next_stage(NOW + 20 * DAY, NOW, thresholds=(10, 2)) == ("10d", NOW + 10 * DAY)
+    assert next_stage(NOW - DAY, NOW, repeat_days=3) == ("expired+3d", NOW + 2 * DAY)
+    assert next_stage(NOW - DAY, NOW, repeat_days=0) is None
+
+
+@pytest.mark.parametrize("elapsed, expected", [(SECOND, 0), (DAY, 1), (DAY + 12 * 3600 * SECOND, 1), (3 * DAY, 3)])
+def test_days_since_counts_whole_days_elapsed(elapsed, expected):
+    assert days_since(NOW - elapsed, NOW) == expected

@@ -108,6 +108,10 @@ def test_pip_install_gives_a_scimwatch_command_that_works_outside_the_checkout(t
         widget = requests.get(base + "/widget/scim-banner.js", timeout=10)
         assert widget.status_code == 200
         assert widget.content == (ROOT / "widget" / "scim-banner.js").read_bytes()
+        # So do the admin UI's templates and stylesheet.
+        login = requests.get(base + "/ui/login", timeout=10)
+        assert login.status_code == 200 and 'name="token"' in login.text
+        assert requests.get(base + "/ui/static/ui.css", timeout=10).status_code == 200
     finally:
         server.terminate()
         server.communicate(timeout=30)

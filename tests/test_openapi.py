@@ -20,9 +20,11 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def app_routes(app) -> set[tuple[str, str]]:
-    """Return (method, OpenAPI path) for every route of the app."""
+    """Return (method, OpenAPI path) for every route of the app but the admin UI's HTML pages (DESIGN §12)."""
     routes = set()
     for rule in app.url_map.iter_rules():
+        if rule.rule == "/" or rule.rule.startswith("/ui/"):
+            continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         routes |= {(method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"}}
     return routes

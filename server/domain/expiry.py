@@ -43,3 +43,25 @@ def current_stage(expires_at: datetime, now: datetime, thresholds=DEFAULT_THRESH
         return "expired" if repeats == 0 else f"expired+{repeats * repeat_days}d"
     due = [days for days in thresholds if remaining <= days * DAY]
     return f"{min(due)}d" if due else None
+
+
+def days_since(moment: datetime, now: datetime) -> int:
+    """Return whole days elapsed since `moment`, floored (how long ago a key expired)."""
+    return math.floor((now - moment) / DAY)
+
+
+def next_stage(expires_at: datetime, now: datetime, thresholds=DEFAULT_THRESHOLDS,
+               repeat_days: int = 7) -> tuple[str, datetime] | None:
+    """Return the first reminder stage that begins after `now` and when it begins, or None when none will.
+
+    A threshold stage `T` begins at `expires_at - T days` (current_stage's `remaining <= T days`),
+    `expired` at `expires_at`, and each repeat every `repeat_days` after it.
+    """
+    if now < expires_at:
+        upcoming = [(expires_at - days * DAY, f"{days}d") for days in thresholds if expires_at - days * DAY > now]
+        begins_at, stage = min(upcoming, default=(expires_at, "expired"))
+        return stage, begins_at
+    if repeat_days <= 0:
+        return None
+    repeats = math.floor((now - expires_at) / (repeat_days * DAY)) + 1
+    return f"expired+{repeats * repeat_days}d", expires_at + repeats * repeat_days * DAY

@@ -10,6 +10,7 @@ from ..domain.key_files import ImportInvalid
 from ..domain.keys import ValidationError
 from ..store.registry import KeyNotFound
 from ..store.storage import WriteFailed
+from .ui_common import UI_PREFIX, error_page
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ def register(app: Flask) -> None:
         headers = {"Allow": error.response.headers["Allow"]} if status == 405 and error.response else {}
         if status == 405 and not headers:
             headers = dict(h for h in error.get_headers() if h[0] == "Allow")
+        if request.path.startswith(UI_PREFIX):
+            # An address of the admin UI that no page answers: a small HTML page (web/ui.py handles the rest).
+            return error_page(status, headers=headers)
         message = _HTTP_MESSAGES.get(status) or (error.description or "request failed")
         return error_response(status, _CODES.get(status, "error"), message, headers=headers)
 

@@ -1,0 +1,186 @@
+"""Admin UI pages beside the keys: deliveries and "run a check now", tokens, settings, the banner preview."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+
+from ..domain import tokens
+from ..domain.keys import ValidationError, check_fields
+from ..notify import deliveries, mail_check
+from ..notify.mail import MailError
+from ..store.tokens import TokenNotFound
+from .public import WIDGET_FILE
+from .ui_common import CSP, scimwatch, ui
+from .ui_keys import key_name
+
+STATUSES = ("pending", "sent", "failed", "cancelled")
+DELIVERY_ROWS = 500
+SCOPE_HELP = {"read": "banners (widget, extension)", "admin": "everything, this UI too",
+              "track": "banners and observations", "calendar": "the calendar feed", "metrics": "the /metrics page"}
+SCOPE_CHOICES = [(scope, f"{scope}: {SCOPE_HELP[scope]}" if scope in SCOPE_HELP else scope) for scope in tokens.SCOPES]
+SECRET_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|KEY", re.IGNORECASE)
+
+
+def _service():
+    return deliveries.service_for(current_app)
+
+
+@ui.get("/deliveries")
+def deliveries_page():
+    """The delivery log, newest first, filtered by key and status; with "run a check now"."""
+    key_id, status = request.args.get("key_id", ""), request.args.get("status", "")
+    errors = {}
+    if status and status not in STATUSES:
+        errors["status"] = f"must be one of {', '.join(STATUSES)}"
+    if len(key_id) > 200 or not key_id.isprintable():
+        errors["key_id"] = "is not a valid key id"
+    records = [] if errors else [record for record in _service().log.list(key_id or None)
+                                 if not status or record["status"] == status]
+    keys = {key["id"]: key for key in scimwatch().registry.list()}
+    return render_template(
+        "ui/deliveries.html", title="Deliveries", records=records[:DELIVERY_ROWS], total=len(records),
+        keys=keys, key_names={key_id: key_name(key) for key_id, key in keys.items()}, statuses=STATUSES,
+        chosen_key=key_id, chosen_status=status, errors=errors,
+        health=_service().health()), 400 if errors else 200
+
+
+@ui.post("/deliveries/run")
+def run_check():
+    """Run one reminder cycle now and say what it did."""
+    try:
+        report = _service().run_cycle()
+    except deliveries.CycleRunning as busy:
+        flash(f"{str(busy).capitalize()}; its results appear here when it ends.", "error")
+        return redirect(url_for("ui.deliveries_page"), 303)
+    if report["messages"]:
+        flash(f"Check done: {report['sent']} reminders sent and {report['failed']} failed, "
+              f"in {report['messages']} emails.", "error" if report["failed"] else "ok")
+    else:
+        flash("Check done: no reminder was due.", "ok")
+    return redirect(url_for("ui.deliveries_page"), 303)
+
+
+def _tokens_page(status: int = 200, values: dict | None = None, errors: dict | None = None):
+    return render_template("ui/tokens.html", title="Tokens", tokens=scimwatch().tokens.list(), scopes=SCOPE_CHOICES,
+                           values=values or {"scope": "read", "label": ""}, errors=errors or {},
+                           current=g.bearer.record["id"] if g.bearer.record else None), status
+
+
+@ui.get("/tokens")
+def tokens_page():
+    """Tokens by scope, label and last use; never a token itself."""
+    return _tokens_page()
+
+
+@ui.post("/tokens")
+def create_token():
+    """Make a token and show it this once (the page is never stored; only its hash is kept)."""
+    values = {"scope": request.form.get("scope", ""), "label": request.form.get("label", "")}
+    try:
+        scope, label = tokens.check_request(values)
+    except ValidationError as error:
+        return _tokens_page(400, values, error.fields)
+    token, view = scimwatch().tokens.issue(scope, label)
+    base = scimwatch().settings["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return render_template("ui/token_created.html", title="Token created", token=token, view=view, base=base), 201
+
+
+@ui.post("/tokens/<token_id>/revoke")
+def revoke_token(token_id):
+    """Revoke a token: refused from the next request on (a session signed in with it ends too)."""
+    try:
+        scimwatch().tokens.revoke(token_id)
+    except TokenNotFound:
+        flash("That token was already revoked.", "error")
+    else:
+        flash("Token revoked: it is refused from now on.", "ok")
+    return redirect(url_for("ui.tokens_page"), 303)
+
+
+def _setting_text(name: str, value) -> str:
+    if SECRET_NAME.search(name):
+        return "set (hidden)" if value else "not set"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def _settings_page(status: int = 200, address: str = "", error: str = ""):
+    settings = scimwatch().settings
+    rows = [("SCIMWATCH_" + name, _setting_text(name, value)) for name, value in settings.items()]
+    return render_template("ui/settings.html", title="Settings", rows=rows, health=_service().health(),
+                           settings=settings, address=address, error=error), status
+
+
+@ui.get("/settings")
+def settings_page():
+    """The effective configuration (secrets masked), mail and scheduler state, and a test email form."""
+    return _settings_page()
+
+
+@ui.post("/settings/test-email")
+def send_test_email():
+    """Send one test message through the configured transport to the address typed."""
+    address = request.form.get("address", "")
+    try:
+        # The same address rule as a key's notify list.
+        recipient = check_fields({"notify": [address]}, partial=True)["notify"][0]
+    except ValidationError as error:
+        return _settings_page(400, address, error.fields["notify"])
+    context, service = scimwatch(), _service()
+    settings = context.settings
+    email = mail_check.build(recipient, sender=settings["MAIL_FROM"], now=context.now(),
+                             backend=service.transport.describe(), public_url=settings["PUBLIC_URL"])
+    try:
+        mail_check.send(service.transport, email)
+    except MailError as failure:
+        return _settings_page(502, address, f"The test email did not go: {failure}")
+    where = ("written to the outbox folder (nothing is emailed in outbox mode)"
+             if settings["MAIL_BACKEND"] == "outbox" else f"sent through {service.transport.describe()}")
+    flash(f"Test email to {recipient} {where}.", "ok")
+    return redirect(url_for("ui.settings_page"), 303)
+
+
+_WIDGET_CSS = re.compile(r"const CSS = `([^`\\$]*)`")
+_widget_hash: dict[tuple, str | None] = {}
+
+
+def widget_style_hash(path: Path = WIDGET_FILE) -> str | None:
+    """Return the CSP hash source of the widget's shadow-root stylesheet, or None when it cannot be found.
+
+    The widget styles its shadow root with one <style> element; the preview page allows exactly that
+    text by its hash, so the page's policy still has no 'unsafe-inline'.
+    """
+    stat = path.stat()
+    cache_key = (stat.st_mtime_ns, stat.st_size)
+    if cache_key not in _widget_hash:
+        found = _WIDGET_CSS.search(path.read_text(encoding="utf-8"))
+        digest = hashlib.sha256(found.group(1).encode("utf-8")).digest() if found else None
+        _widget_hash.clear()
+        _widget_hash[cache_key] = f"'sha256-{base64.b64encode(digest).decode()}'" if digest else None
+    return _widget_hash[cache_key]
+
+
+@ui.get("/preview")
+def preview():
+    """The banners as the widget itself draws them, from the same payload the banner API serves."""
+    style = widget_style_hash()
+    if style:
+        g.csp = f"{CSP}; style-src 'self' {style}"
+    orgs = {key["org_id"]: key.get("org_name") or key["org_id"] for key in scimwatch().registry.list()}
+    base = scimwatch().settings["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return render_template("ui/preview.html", title="Banner preview", orgs=orgs, base=base)
+
+
+@ui.get("/preview.json")
+def preview_payload():
+    """The banner payload for the preview page (signed-in session, same origin: no token in the page)."""
+    context = scimwatch()
+    payload = context.registry.banners_json(context.now())
+    return current_app.response_class(payload, mimetype="application/json")
