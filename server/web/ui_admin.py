@@ -81,10 +81,9 @@ def create_token():
     """Make a token and show it this once (the page is never stored; only its hash is kept)."""
     values = {"scope": request.form.get("scope", ""), "label": request.form.get("label", "")}
     try:
-        scope, label = tokens.check_request(values)
+        token, view = scimwatch().tokens.issue(values)
     except ValidationError as error:
         return _tokens_page(400, values, error.fields)
-    token, view = scimwatch().tokens.issue(scope, label)
     base = scimwatch().settings["PUBLIC_URL"] or request.host_url.rstrip("/")
     return render_template("ui/token_created.html", title="Token created", token=token, view=view, base=base), 201
 
