@@ -59,20 +59,30 @@ def test_every_email_gets_a_different_message_id():
 
 def test_non_ascii_names_survive_in_the_subject_and_both_parts():
     message = received(digest_for(expiring(6, directory_name="Zürich – 東京", org_name="Åcme")))
-    assert message["Subject"] == "Warning: SCIM API key expires in 6 days – Zürich – 東京 (Åcme)"
+    assert message["Subject"] == "[scimwatch] Zürich – 東京: SCIM API key expires in 6 days"
     assert "Zürich – 東京 (Åcme)" in message.get_body(("plain",)).get_content()
     assert "Zürich – 東京 (Åcme)" in message.get_body(("html",)).get_content()
 
 
-def test_a_very_long_subject_is_folded_and_still_reads_whole():
+def test_a_long_directory_name_is_shortened_so_the_days_left_fit_in_78_characters():
     name = "Directory " * 19
-    message = received(digest_for(expiring(6, directory_name=name.strip(), org_name="O" * 150)))
-    assert message["Subject"] == f"Warning: SCIM API key expires in 6 days – {name.strip()} ({'O' * 150})"
+    message = received(digest_for(expiring(6, directory_name=name.strip(), org_name="O" * 150),
+                                  expiring(9, directory_name="Second")))
+    subject = message["Subject"]
+    assert subject.endswith("…: SCIM API key expires in 6 days (+1 more)")
+    assert subject.startswith("[scimwatch] Directory Directory ")
+    assert len(subject.removesuffix(" (+1 more)")) == 78
 
 
-def test_the_subject_says_how_urgent_which_directory_and_org_and_days_left():
+def test_a_non_ascii_subject_is_encoded_folded_and_reads_whole():
+    name = "Zürich " * 4
+    message = received(digest_for(expiring(6, directory_name=name.strip())))
+    assert message["Subject"] == f"[scimwatch] {name.strip()}: SCIM API key expires in 6 days"
+
+
+def test_the_subject_leads_with_the_directory_and_says_when():
     message = received(digest_for(expiring(6, directory_name="Okta EU", org_name="Acme")))
-    assert message["Subject"] == "Warning: SCIM API key expires in 6 days – Okta EU (Acme)"
+    assert message["Subject"] == "[scimwatch] Okta EU: SCIM API key expires in 6 days"
 
 
 def test_the_text_says_what_stops_working_when_in_utc_and_the_identity_providers_steps():
@@ -119,22 +129,22 @@ def test_a_line_break_in_a_name_cannot_add_or_change_headers():
     raw = email_message.build(digest, sender="scimwatch@example.com", now=NOW, message_id="<1@example.com>").data
     message = message_from_bytes(raw, policy=policy.default)
     assert message["Bcc"] is None and len(message.get_all("Subject")) == 1
-    assert message["Subject"] == ("Critical: SCIM API key expires in 2 days – Dir Bcc: victim@example.com "
-                                  "Subject: free money (org-1)")
+    assert message["Subject"] == ("[scimwatch] Dir Bcc: victim@example.com Subje…: "
+                                  "SCIM API key expires in 2 days")
     headers = raw.split(b"\r\n\r\n", 1)[0]
     assert b"\r\nBcc:" not in headers
 
 
 def test_an_expired_key_says_provisioning_has_stopped():
     message = received(digest_for(expiring(-2, directory_name="Okta EU", org_name="Acme")))
-    assert message["Subject"] == "EXPIRED: SCIM API key has expired – Okta EU (Acme)"
+    assert message["Subject"] == "[scimwatch] Okta EU: SCIM API key expired 2 days ago"
     assert "Provisioning and deprovisioning have stopped" in message.get_body(("plain",)).get_content()
 
 
 def test_a_digest_names_the_most_urgent_key_and_counts_the_rest():
     message = received(digest_for(expiring(20, directory_name="B"), expiring(1, directory_name="A"),
                                   expiring(10, directory_name="C")))
-    assert message["Subject"] == "Critical: SCIM API key expires in 1 day – A (org-1) (and 2 more keys)"
+    assert message["Subject"] == "[scimwatch] A: SCIM API key expires in 1 day (+2 more)"
     text = message.get_body(("plain",)).get_content()
     assert text.startswith("3 Atlassian keys need rotating, most urgent first.")
     assert text.index("1. CRITICAL") < text.index("2. WARNING") < text.index("3. REMINDER")
@@ -143,5 +153,5 @@ def test_a_digest_names_the_most_urgent_key_and_counts_the_rest():
 def test_admin_api_keys_get_their_own_steps_and_docs():
     message = received(digest_for(expiring(5, kind="admin_api_key", label="CI sync")))
     text = message.get_body(("plain",)).get_content()
-    assert message["Subject"] == "Warning: Admin API key expires in 5 days – CI sync (org-1)"
+    assert message["Subject"] == "[scimwatch] CI sync: Admin API key expires in 5 days"
     assert "Settings → API keys" in text and "manage-an-organization-with-the-admin-apis" in text

@@ -79,8 +79,8 @@ def wait_for_titles(page, expected: list[str]):
     assert banner_titles(page) == expected
 
 
-WARNING_A = "SCIM API key expires in 6 days"
-CRITICAL_B = "SCIM API key expires in 2 days"
+WARNING_A = "Okta A: SCIM API key expires in 6 days"
+CRITICAL_B = "Okta B: SCIM API key expires in 2 days"
 
 
 def test_the_options_page_saves_a_working_server_and_token(chromium, server):
@@ -168,7 +168,7 @@ def test_a_refresh_that_brings_the_same_banners_leaves_the_alerts_alone(connecte
     assert page.evaluate(f"window.firstAlert === {find_alert}")
     add_key(server, ORG_B, 1, "Entra B")
     connected.refresh()
-    wait_for_titles(page, ["SCIM API key expires in 1 day", CRITICAL_B])
+    wait_for_titles(page, ["Entra B: SCIM API key expires in 1 day", CRITICAL_B])
     assert page.evaluate(f"window.firstAlert !== {find_alert}")
 
 
@@ -195,7 +195,7 @@ def test_the_badge_shows_the_most_urgent_days_left_coloured_by_severity(chromium
     live_server.api("DELETE", f"/api/v1/keys/{urgent['id']}")
     chromium.refresh()
     assert chromium.badge() == {"text": "20d", "colour": BADGE_BLUE,
-                                "title": "scimwatch: SCIM API key expires in 20 days"}
+                                "title": "scimwatch: Okta A: SCIM API key expires in 20 days"}
 
     live_server.api("PATCH", "/api/v1/keys/" + live_server.api("GET", "/api/v1/keys").json()["keys"][0]["id"],
                     json={"expires_at": expires_in(200)})
@@ -208,7 +208,7 @@ def test_a_page_load_asks_the_worker_for_fresh_banners(connected, server):
 
     page = connected.open(f"{ADMIN}/o/{ORG_A}/overview")
 
-    wait_for_titles(page, ["SCIM API key expires in 1 day", WARNING_A])
+    wait_for_titles(page, ["Entra A: SCIM API key expires in 1 day", WARNING_A])
 
 
 def test_the_worker_fetches_on_browser_start(playwright_instance, extension_dir, tmp_path, server):
@@ -222,7 +222,7 @@ def test_the_worker_fetches_on_browser_start(playwright_instance, extension_dir,
         badge = again.wait_for_badge("0d")
     finally:
         again.close()
-    assert badge == {"text": "0d", "colour": BADGE_RED, "title": "scimwatch: SCIM API key expires within a day"}
+    assert badge == {"text": "0d", "colour": BADGE_RED, "title": "scimwatch: Entra A: SCIM API key expires today"}
 
 
 def test_an_expired_key_marks_the_badge_and_cannot_be_dismissed(chromium, live_server):
@@ -230,9 +230,9 @@ def test_an_expired_key_marks_the_badge_and_cannot_be_dismissed(chromium, live_s
     chromium.connect(live_server.url, live_server.read_token)
 
     assert chromium.badge() == {"text": "!", "colour": BADGE_DARK_RED,
-                                "title": "scimwatch: SCIM API key has expired"}
+                                "title": "scimwatch: Okta A: SCIM API key expired 1 day ago"}
     page = chromium.open(f"{ADMIN}/o/{ORG_A}/overview")
-    wait_for_titles(page, ["SCIM API key has expired"])
+    wait_for_titles(page, ["Okta A: SCIM API key expired 1 day ago"])
     assert page.locator("#scimwatch-banner").get_by_role("button").count() == 0
 
 

@@ -46,18 +46,30 @@ def utc_text(moment: datetime) -> str:
     return format_time(moment).replace("T", " ").replace("Z", " UTC")
 
 
-def subject(digest: Digest) -> str:
-    """Return the subject: urgency, what expires when, which directory and org; the rest counted."""
+SUBJECT_PREFIX = "[scimwatch] "
+# Mobile clients and RFC 5322's recommended line length: what matters must fit before "(+N more)".
+SUBJECT_LIMIT = 78
+
+
+def subject(digest: Digest, now: datetime) -> str:
+    """Return '[scimwatch] <directory>: <what happens when>' for the most urgent key, then '(+N more)'.
+
+    The part before '(+N more)' is at most SUBJECT_LIMIT characters: a long directory name is
+    shortened so that the days left always show.
+    """
     first = digest.items[0]
-    text = f"{label(first)}: {_title(first)} – {banners.directory_label(first.key)}"
+    status = banners.status_text(first.key, parse_time(first.key["expires_at"]), now)
+    name = header_text(banners.directory_name(first.key))
+    room = SUBJECT_LIMIT - len(SUBJECT_PREFIX) - len(": ") - len(status)
+    if len(name) > room:
+        name = name[:room - 1].rstrip() + "…"
+    text = f"{SUBJECT_PREFIX}{name}: {status}"
     others = len(digest.items) - 1
-    if others:
-        text += f" (and {others} more key{'s' if others != 1 else ''})"
-    return header_text(text)
+    return header_text(f"{text} (+{others} more)" if others else text)
 
 
-def _title(item: DigestItem) -> str:
-    return banners.title(item.key, item.days_left, item.severity or "info")
+def _title(item: DigestItem, now: datetime) -> str:
+    return banners.title(item.key, parse_time(item.key["expires_at"]), now)
 
 
 def key_url(public_url: str, key_id: str) -> str | None:
@@ -65,14 +77,14 @@ def key_url(public_url: str, key_id: str) -> str | None:
     return f"{public_url}/api/v1/keys/{quote(key_id, safe='')}" if public_url else None
 
 
-def _facts(item: DigestItem, public_url: str) -> dict:
+def _facts(item: DigestItem, public_url: str, now: datetime) -> dict:
     key = item.key
     expires_at = parse_time(key["expires_at"])
     return {
         "label": label(item),
         "severity": item.severity or "info",
-        "title": _title(item),
-        "message": banners.message(key, expires_at, item.severity or "info"),
+        "title": _title(item, now),
+        "message": banners.message(key, item.severity or "info"),
         "expires": utc_text(expires_at),
         "identity_provider": runbook.identity_provider(key.get("identity_provider", "other")).name,
         "steps": runbook.rotation_steps(key),
@@ -174,10 +186,10 @@ def build(digest: Digest, *, sender: str, now: datetime, message_id: str, public
     Every header value is one line (header_text), so no user text can reach the header block,
     and the boundary carries a random 128-bit token no body can guess.
     """
-    facts = [_facts(item, public_url) for item in digest.items]
+    facts = [_facts(item, public_url, now) for item in digest.items]
     boundary = f"scimwatch-{uuid.uuid4().hex}"
     head = [_encoded_header("From", sender), _encoded_header("To", digest.recipient),
-            _encoded_header("Subject", subject(digest)),
+            _encoded_header("Subject", subject(digest, now)),
             f"Date: {format_datetime(now)}".encode(), f"Message-ID: {header_text(message_id)}".encode(),
             # RFC 3834: an automatic message; stops out-of-office replies and loops.
             b"Auto-Submitted: auto-generated", b"MIME-Version: 1.0",
