@@ -154,10 +154,12 @@ async function migrateOptions() {
   await chrome.storage.sync.remove(K.options);
 }
 
-/** Describes a payload for the badge's tooltip: how many keys, then the most urgent by name. */
+/** Describes a payload for the badge's tooltip: the most urgent severity and how many keys, then the most urgent by name. */
 function describe(payload) {
   const banners = payload.banners;
-  const lines = [payload.summary ? payload.summary.title : `${banners.length} keys due`,
+  const severity = String(banners[0].severity);
+  const lines = [`${severity[0].toUpperCase()}${severity.slice(1)} · ` +
+    (payload.summary ? payload.summary.title : `${banners.length} keys due`),
     ...banners.slice(0, TOOLTIP_NAMES).map((b) => String(b.title))];
   if (banners.length > TOOLTIP_NAMES) lines.push(`+${banners.length - TOOLTIP_NAMES} more`);
   return lines.join("\n");

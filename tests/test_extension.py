@@ -14,6 +14,8 @@ from extension_helpers import ADMIN, ExtensionBrowser, banner_titles, bar_text, 
 from playwright.sync_api import expect
 from standins import ADMIN_OVERVIEW
 
+from server.domain import palette
+
 ORG_A = "org-a"
 ORG_B = "org-b"
 BADGE_RED = [201, 55, 44, 255]  # critical and expired: Atlassian's red
@@ -291,13 +293,14 @@ def test_the_badge_counts_the_keys_coloured_by_the_most_urgent_and_names_them(ch
     urgent = add_key(live_server, ORG_B, 2, "Okta B")
     add_key(live_server, ORG_A, 20, "Okta A")
     chromium.connect(live_server.url, live_server.read_token)
-    assert chromium.badge() == {"text": "2", "colour": BADGE_RED, "title": "scimwatch: 2 Atlassian keys need rotating"
-                                "\nOkta B: SCIM API key expires in 2 days\nOkta A: SCIM API key expires in 20 days"}
+    assert chromium.badge() == {"text": "2", "colour": BADGE_RED, "title": "scimwatch: Critical · 2 Atlassian keys "
+                                "need rotating\nOkta B: SCIM API key expires in 2 days\nOkta A: SCIM API key expires "
+                                "in 20 days"}
 
     live_server.api("DELETE", f"/api/v1/keys/{urgent['id']}")
     chromium.refresh()
-    assert chromium.badge() == {"text": "1", "colour": BADGE_BLUE, "title": "scimwatch: 1 Atlassian key needs "
-                                "rotating\nOkta A: SCIM API key expires in 20 days"}
+    assert chromium.badge() == {"text": "1", "colour": BADGE_BLUE, "title": "scimwatch: Info · 1 Atlassian key "
+                                "needs rotating\nOkta A: SCIM API key expires in 20 days"}
 
     for days, name in ((8, "C"), (9, "D"), (10, "E")):
         add_key(live_server, ORG_A, days, name)
@@ -339,8 +342,8 @@ def test_an_expired_key_turns_the_badge_red_and_its_bar_cannot_be_dismissed(chro
     add_key(live_server, ORG_A, -2, "Okta A")
     chromium.connect(live_server.url, live_server.read_token)
 
-    assert chromium.badge() == {"text": "1", "colour": BADGE_RED, "title": "scimwatch: 1 Atlassian key needs "
-                                "rotating\nOkta A: SCIM API key expired 1 day ago"}
+    assert chromium.badge() == {"text": "1", "colour": BADGE_RED, "title": "scimwatch: Expired · 1 Atlassian key "
+                                "needs rotating\nOkta A: SCIM API key expired 1 day ago"}
     page = chromium.open(f"{ADMIN}/o/{ORG_A}/overview")
     wait_for_titles(page, ["Okta A: SCIM API key expired 1 day ago"])
     assert bar_text(page) == "ExpiredSCIM provisioning has stopped for Okta A (expired 1 day ago)."
@@ -383,6 +386,32 @@ def test_the_popup_lists_every_key_with_when_in_words_the_date_and_a_link(connec
     ]
     assert popup.text_content("#scimwatch-status") == "Updated just now."
     assert popup.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    drawn = popup.eval_on_selector_all(".scimwatch-severity", "(labels) => labels.map((l) => getComputedStyle(l)"
+                                       ".backgroundColor)")
+    assert drawn == [rgb(palette.LIGHT[severity].fill) for severity in ("expired", "critical", "warning")]
+
+
+def rgb(hex_colour: str) -> str:
+    value = hex_colour.lstrip("#")
+    return "rgb({}, {}, {})".format(*(int(value[i:i + 2], 16) for i in (0, 2, 4)))
+
+
+def test_names_stay_inert_text_in_the_bar_the_popup_and_the_badge(chromium, live_server):
+    xss = '<img src=x onerror="window.__pwned=1">'
+    live_server.add_key(org_id=ORG_A, org_name=xss, directory_name=xss, identity_provider="okta",
+                        expires_at=expires_in(2))
+    chromium.connect(live_server.url, live_server.read_token)
+    page = chromium.open(f"{ADMIN}/o/{ORG_A}/overview")
+    wait_for_titles(page, [f"{xss}: SCIM API key expires in 2 days"])
+    page.locator("#scimwatch-banner").get_by_role("button", name="Review").click()
+    popup = chromium.open(chromium.url("popup.html"))
+    expect(popup.locator("#scimwatch-keys tbody tr")).to_have_count(1)
+    assert popup.locator("#scimwatch-keys tbody tr td").first.text_content() == xss + xss
+    for view in (page, popup):
+        assert view.evaluate("window.__pwned") is None
+    assert page.evaluate("document.getElementById('scimwatch-banner').shadowRoot.querySelector('img')") is None
+    assert popup.locator("img").count() == 0
+    assert xss in chromium.badge()["title"]
 
 
 def test_the_popup_refresh_button_fetches_now(connected, server):
@@ -407,7 +436,7 @@ def test_with_the_server_down_the_last_bar_still_shows_and_the_badge_says_why(co
     badge = connected.badge()
     assert (badge["text"], badge["colour"]) == ("?", BADGE_GREY)
     assert badge["title"].startswith(f"scimwatch: Cannot reach {server.url}, or it does not answer as a scimwatch "
-                                     "server.\nLast known: 2 Atlassian keys need rotating\n")
+                                     "server.\nLast known: Critical · 2 Atlassian keys need rotating\n")
     popup = connected.open(connected.url("popup.html"))
     popup.wait_for_selector("#scimwatch-status[data-state=error]")
     assert popup.text_content("#scimwatch-status").startswith(f"? Cannot reach {server.url}")

@@ -126,6 +126,8 @@ def test_review_opens_the_list_directory_first_with_deadline_steps_and_links(pag
             "href", banner["action_url"])
     items(page).first.locator("summary").click()
     expect(items(page).first.locator("ol li")).to_have_text(data["banners"][0]["steps"])
+    # A step is not drawn like a key of the list.
+    assert items(page).first.locator("ol li").first.evaluate("(e) => getComputedStyle(e).borderLeftWidth") == "0px"
     review(page).click()
     expect(items(page).first).to_be_hidden()
 
@@ -310,7 +312,7 @@ def drawn_colours(page) -> dict:
         const root = document.getElementById('scimwatch-banner').shadowRoot;
         const style = (selector) => getComputedStyle(root.querySelector(selector));
         return {fill: style('.bar').backgroundColor, text: style('.bar').color, icon: style('.i').backgroundColor,
-                line: style('#scimwatch-keys > li').borderLeftColor, lozenge: style('li b').backgroundColor};
+                line: style('#scimwatch-keys > li').borderLeftColor, lozenge: style('h2 b').backgroundColor};
     }""")
 
 

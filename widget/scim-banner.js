@@ -38,9 +38,9 @@ button:hover,[aria-expanded=true]{background:#8883}
 :focus-visible{outline:2px solid;outline-offset:1px}
 ul{margin:0;padding:0 16px 4px;list-style:none;background:var(--p);max-height:70vh;overflow:auto;box-shadow:inset 0 -1px var(--b)}
 :host([data-position=bottom]) ul{max-height:50vh}
-li{margin:12px 0;padding:0 12px;border-left:4px solid var(--l)}
+ul>li{margin:12px 0;padding:0 12px;border-left:4px solid var(--l)}
 h2{margin:0;font-size:15px}
-li b{padding:1px 6px;border-radius:3px;background:var(--f);color:var(--c);box-shadow:inset 0 0 0 1px var(--l)}
+h2 b{padding:1px 6px;border-radius:3px;background:var(--f);color:var(--c);box-shadow:inset 0 0 0 1px var(--l)}
 li p,ol{margin:4px 0}
 .m{color:var(--m)}
 summary{cursor:pointer;font-weight:600}
