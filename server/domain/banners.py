@@ -78,6 +78,11 @@ def message(key, severity: str) -> str:
             "users, so leavers would keep access. Rotate the key before then.")
 
 
+def action_url(key) -> str:
+    """Return where the fix happens: the directory's own page once observations record it (§13), else the org."""
+    return key.get("page_url") or runbook.org_url(key["org_id"])
+
+
 def banner_id(key, level: str, days: int) -> str:
     """Return the id a dismissal is kept by; a critical banner's changes with each day of the countdown."""
     base = f"{key['id']}:{key['expires_at']}:{level}"
@@ -110,8 +115,7 @@ def banner_for(key, now: datetime) -> dict | None:
         "days_left": days,
         "steps": runbook.rotation_steps(key),
         "docs_url": runbook.docs_url(key.get("kind", "scim")),
-        # The directory's own page once observations record it (§13); until then the org.
-        "action_url": key.get("page_url") or runbook.org_url(key["org_id"]),
+        "action_url": action_url(key),
         "dismissible": level != "expired",
     }
     if key.get("page_url"):
