@@ -1,15 +1,14 @@
-/* scimwatch content script for admin.atlassian.com: shows the cached banners
- * of the org in the URL (all orgs when the URL names none) with the widget's
- * renderer, and keeps them there while the single-page app navigates and
+/* scimwatch content script for admin.atlassian.com: draws the cached bar of
+ * the org in the URL (every org when the URL names none) with the widget's
+ * renderer, and keeps it there while the single-page app navigates and
  * re-renders. It never fetches: the service worker does. */
 (() => {
   "use strict";
   const K = globalThis.ScimwatchKeys;
   const renderer = globalThis.ScimwatchBanner;
-  let payload = null;
+  let views = {};
   const dismissed = new Set();
   let shownHref = null;
-  let shownBanners = null;
   let host = null;
 
   /** Returns the org id in /o/{org_id}/..., or "" when the page has none. */
@@ -22,34 +21,38 @@
     }
   };
 
+  /** Follows Atlassian's own colour mode (html[data-color-mode]) when the page sets one. */
+  const pageTheme = () => {
+    const mode = document.documentElement.dataset.colorMode;
+    return mode === "dark" || mode === "light" ? mode : "auto";
+  };
+
   /** Dismissals in extension storage, so the page's own storage never holds them. */
   const dismissals = {
     has: (id) => dismissed.has(id),
     add: (id) => {
       dismissed.add(id);
-      chrome.storage.local.set({ [K.dismissed]: [...dismissed].slice(-200) }).catch(() => {});
+      chrome.storage.local.set({ [K.dismissed]: [...dismissed].slice(-50) }).catch(() => {});
     },
   };
 
-  /** Renders the banners for the current URL into the single #scimwatch-banner host. */
+  /** Draws the bar for the current URL; the renderer leaves an unchanged bar alone. */
   const show = () => {
     shownHref = location.href;
-    const banners = renderer.forOrg(payload, orgInUrl());
-    // Every refresh rewrites the cache; rebuilding unchanged alerts would make screen readers repeat them.
-    const seen = JSON.stringify(banners) + "|" + dismissed.size;
-    if (seen === shownBanners && (!host || host.isConnected)) return;
-    shownBanners = seen;
-    host = renderer.render(banners, { position: "top", dismissals });
+    host = renderer.render(Object.prototype.hasOwnProperty.call(views, orgInUrl()) ? views[orgInUrl()] : null,
+      { position: "top", dismissals, here: location.href, theme: pageTheme() });
   };
 
-  /** Renders again after an in-page navigation or when the app removed the host. */
+  /** Draws again after an in-page navigation or when the app removed the bar. */
   const follow = () => {
     if (location.href !== shownHref || (host && !host.isConnected)) show();
   };
 
+  /** Takes the views out of a cache entry. */
+  const viewsOf = (cache) => (cache && cache.views && typeof cache.views === "object" ? cache.views : {});
+
   chrome.storage.local.get([K.cache, K.dismissed]).then((stored) => {
-    const cache = stored[K.cache];
-    payload = cache && cache.payload ? cache.payload : null;
+    views = viewsOf(stored[K.cache]);
     if (Array.isArray(stored[K.dismissed])) stored[K.dismissed].forEach((id) => dismissed.add(id));
     show();
     new MutationObserver(follow).observe(document.documentElement, { childList: true, subtree: true });
@@ -62,10 +65,10 @@
   chrome.storage.onChanged.addListener((changes, area) => {
     if (area !== "local") return;
     const cache = changes[K.cache];
-    // Our own dismissals were rendered already; another tab's are news.
+    // Our own dismissals were drawn already; another tab's are news.
     const ids = changes[K.dismissed] && changes[K.dismissed].newValue;
     const news = Array.isArray(ids) && ids.some((id) => !dismissed.has(id));
-    if (cache) payload = cache.newValue && cache.newValue.payload ? cache.newValue.payload : null;
+    if (cache) views = viewsOf(cache.newValue);
     if (news) ids.forEach((id) => dismissed.add(id));
     if (cache || news) show();
   });

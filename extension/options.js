@@ -1,5 +1,6 @@
 /* scimwatch options page: saves the server address and token once the
- * service worker has checked them, and says plainly what is wrong if not. */
+ * service worker has checked them, says plainly what is wrong if not, and
+ * shows which settings the organisation's policy sets. */
 "use strict";
 const K = globalThis.ScimwatchKeys;
 const form = document.getElementById("scimwatch-options");
@@ -14,11 +15,18 @@ function say(state, message) {
   status.textContent = message;
 }
 
-chrome.storage.sync.get(K.options).then(({ [K.options]: options }) => {
-  if (!options) return;
-  serverInput.value = options.server || "";
-  tokenInput.value = options.token || "";
-});
+/** Fills the form with the options in force; a setting policy makes is shown read-only. */
+async function load() {
+  const settings = await chrome.runtime.sendMessage({ type: K.settings });
+  serverInput.value = settings.server;
+  tokenInput.value = settings.token;
+  for (const [input, field] of [[serverInput, "server"], [tokenInput, "token"]]) {
+    input.readOnly = settings.managed[field];
+    document.getElementById(field + "-managed").hidden = !settings.managed[field];
+  }
+  saveButton.disabled = settings.managed.server && settings.managed.token;
+  if (saveButton.disabled) say("ok", "Your organisation has set up this extension; there is nothing to change here.");
+}
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -37,3 +45,5 @@ form.addEventListener("submit", async (event) => {
     saveButton.disabled = false;
   }
 });
+
+load().catch((e) => say("error", "The extension could not read its settings: " + e.message));

@@ -22,6 +22,7 @@ RENDERER = HERE.parent / "widget" / "scim-banner.js"
 SOURCES = (
     "manifest.json",
     "keys.js",
+    "managed_schema.json",
     "service-worker.js",
     "content-script.js",
     "options.html",

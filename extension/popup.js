@@ -1,77 +1,103 @@
 /* scimwatch popup: lists every key the server reports as due, from the
- * cached banner payload, with days left, severity and a link to its org. */
+ * cached banner payload: directory (linked to its page) and org; severity, when in words, and the date. */
 "use strict";
 const K = globalThis.ScimwatchKeys;
 const table = document.getElementById("scimwatch-keys");
 const status = document.getElementById("scimwatch-status");
+const refreshButton = document.getElementById("scimwatch-refresh");
 
 const ADMIN = "https://admin.atlassian.com/";
+const LABELS = { expired: "Expired", critical: "Critical", warning: "Warning", info: "Info" };
+const ago = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
 
-/** Returns the banner's link to its org (made by the server) when it leads to admin.atlassian.com. */
-function orgUrl(banner) {
+/** Returns the banner's link (the directory's page when known, made by the server) when it leads to admin.atlassian.com. */
+function directoryUrl(banner) {
   try {
-    const url = new URL(String(banner.action_url));
+    const url = new URL(String(banner.page_url || banner.action_url));
     return url.href.startsWith(ADMIN) ? url.href : null;
   } catch (e) {
     return null;
   }
 }
 
-/** Creates a table cell holding text. */
-function cell(text, className) {
-  const td = document.createElement("td");
-  if (className) td.className = className;
-  td.textContent = text == null ? "" : String(text);
-  return td;
+/** Creates an element holding text. */
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  node.textContent = text == null ? "" : String(text);
+  return node;
 }
 
 /** Builds one key's row from its banner. */
 function row(banner) {
   const tr = document.createElement("tr");
   tr.dataset.keyId = String(banner.key_id);
-  const orgName = banner.org_name || banner.org_id;
-  const href = orgUrl(banner);
-  const org = cell(href ? "" : orgName);
+  const name = banner.directory_name || banner.label || banner.directory_id;
+  const directory = tr.appendChild(document.createElement("td"));
+  const href = directoryUrl(banner);
   if (href) {
-    const link = org.appendChild(document.createElement("a"));
+    const link = directory.appendChild(element("a", name));
     link.href = href;
     link.target = "_blank";
     link.rel = "noopener noreferrer";
-    link.textContent = orgName;
+  } else {
+    directory.append(name);
   }
-  const severity = cell("");
-  const label = severity.appendChild(document.createElement("span"));
-  label.className = "scimwatch-severity scimwatch-" + banner.severity;
-  label.textContent = banner.severity;
-  tr.append(cell(banner.directory_name || banner.label || banner.directory_id), org,
-    cell(banner.days_left, "scimwatch-days"), severity);
+  directory.append(element("span", banner.org_name || banner.org_id, "scimwatch-org"));
+  const severity = LABELS[banner.severity] ? banner.severity : "info";
+  tr.appendChild(document.createElement("td")).append(
+    element("span", LABELS[severity], "scimwatch-severity scimwatch-" + severity),
+    element("span", `${severity === "expired" ? "expired" : "expires"} ${banner.relative_text}`, "scimwatch-when"),
+    element("span", banner.expires_text, "scimwatch-date"));
   return tr;
 }
 
-/** Shows the cache: the keys due, when they were fetched and the last error. */
-function show(options, cache) {
+/** Returns "2 minutes ago" for an ISO time, or "just now". */
+function since(iso) {
+  const seconds = (Date.parse(iso) - Date.now()) / 1000;
+  if (!(seconds < -60)) return "just now";
+  const [amount, unit] = seconds > -3600 ? [seconds / 60, "minute"] : seconds > -86400 ? [seconds / 3600, "hour"] : [seconds / 86400, "day"];
+  return ago.format(Math.round(amount), unit);
+}
+
+/** Shows the cache: every key due, when it was fetched and why the last refresh failed. */
+function show(connected, cache) {
   const banners = cache && cache.payload ? cache.payload.banners : [];
   table.tBodies[0].replaceChildren(...banners.map(row));
   table.hidden = !banners.length;
   const lines = [];
-  if (!options) lines.push("Not connected to a scimwatch server yet: open the options.");
+  if (!connected) lines.push("Not connected to a scimwatch server yet: open the options.");
+  if (cache && cache.error) lines.push(`? ${cache.error}` + (banners.length ? " Showing the last known keys." : ""));
   else if (cache && cache.payload && !banners.length) lines.push("No SCIM API key is due.");
-  if (cache && cache.fetched_at) lines.push(`Updated ${new Date(cache.fetched_at).toLocaleString()}.`);
-  if (cache && cache.error) lines.push(`Last refresh failed: ${cache.error}`);
+  if (cache && cache.fetched_at) lines.push(`Updated ${since(cache.fetched_at)}.`);
   status.dataset.state = cache && cache.error ? "error" : "ok";
   status.textContent = lines.join(" ");
 }
 
 async function load() {
-  const [{ [K.options]: options }, { [K.cache]: cache }] = await Promise.all([
-    chrome.storage.sync.get(K.options), chrome.storage.local.get(K.cache)]);
-  show(options, cache);
+  const [settings, { [K.cache]: cache }] = await Promise.all([
+    chrome.runtime.sendMessage({ type: K.settings }), chrome.storage.local.get(K.cache)]);
+  show(settings && settings.server && settings.token, cache);
+}
+
+/** Asks the service worker for fresh banners; the storage change redraws the list. */
+async function refresh() {
+  refreshButton.disabled = true;
+  refreshButton.textContent = "Refreshing\u2026";
+  try {
+    await chrome.runtime.sendMessage({ type: K.refresh });
+  } finally {
+    refreshButton.disabled = false;
+    refreshButton.textContent = "Refresh";
+    load();
+  }
 }
 
 document.getElementById("scimwatch-options").addEventListener("click", (event) => {
   event.preventDefault();
   chrome.runtime.openOptionsPage();
 });
+refreshButton.addEventListener("click", refresh);
 chrome.storage.onChanged.addListener(load);
 load();
-chrome.runtime.sendMessage({ type: K.refresh }).catch(() => {});
+refresh();

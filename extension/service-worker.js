@@ -10,13 +10,15 @@ const K = globalThis.ScimwatchKeys;
 
 const ALARM = "scimwatch:refresh";
 const REFRESH_MINUTES = 15;
+// The banners' palette (server/domain/palette.py): Atlassian's red for critical and expired.
 const BADGE_COLOURS = {
-  expired: "#5d1f1a",
+  expired: "#c9372c",
   critical: "#c9372c",
   warning: "#a54800",
-  info: "#0055cc",
+  info: "#0c66e4",
 };
 const UNKNOWN_COLOUR = "#626f86";
+const TOOLTIP_NAMES = 3;
 
 /** An error whose message tells the admin what is wrong; problem names the kind. */
 class ServerProblem extends Error {
@@ -40,11 +42,11 @@ function normaliseServer(value) {
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
-/** Fetches the banner payload from the server; throws ServerProblem. */
-async function fetchBanners(server, token) {
+/** Fetches a banner payload from the server (query: "?org_id=..."); throws ServerProblem. */
+async function fetchBanners(server, token, query = "") {
   let response;
   try {
-    response = await fetch(server + "/api/v1/banners", {
+    response = await fetch(server + "/api/v1/banners" + query, {
       headers: { Authorization: "Bearer " + token },
       credentials: "omit",
       cache: "no-store",
@@ -74,7 +76,21 @@ async function fetchBanners(server, token) {
 }
 
 /**
- * Checks a server and token the way Save does; returns the banner payload.
+ * Fetches what every part shows: the whole payload for the popup and the
+ * badge, and the bar's view (from K.minSeverity up, with the server's summary)
+ * for pages without an org and for each org that has banners.
+ */
+async function fetchViews(server, token) {
+  const payload = await fetchBanners(server, token);
+  const orgs = [...new Set(payload.banners.map((b) => String(b.org_id)))];
+  const min = "min_severity=" + K.minSeverity;
+  const views = await Promise.all(["", ...orgs].map(
+    (org) => fetchBanners(server, token, "?" + (org ? "org_id=" + encodeURIComponent(org) + "&" : "") + min)));
+  return { payload, views: Object.fromEntries(views.map((view, i) => [i ? orgs[i - 1] : "", view])) };
+}
+
+/**
+ * Checks a server and token the way Save does; returns what to cache.
  * 1. The address parses as http(s).
  * 2. /healthz answers at all. Only the banner API allows extension origins,
  *    so this request is no-cors: an opaque answer still proves the server is up.
@@ -90,7 +106,7 @@ async function checkServer(serverValue, tokenValue) {
     throw new ServerProblem("unreachable", `Cannot reach ${server}: check the address and that the server is running.`);
   }
   try {
-    return { server, token, payload: await fetchBanners(server, token) };
+    return { server, token, ...(await fetchViews(server, token)) };
   } catch (e) {
     if (e.problem !== "unreachable") throw e;
     // /healthz answered, so the banner API exists only if it allows our origin.
@@ -99,28 +115,76 @@ async function checkServer(serverValue, tokenValue) {
   }
 }
 
-/** Returns the saved {server, token}, or null when the extension is not set up. */
-async function readOptions() {
-  const { [K.options]: options } = await chrome.storage.sync.get(K.options);
-  return options && options.server && options.token ? options : null;
+/** Returns what enterprise policy sets (storage.managed_schema): {server?, token?}. */
+async function readManaged() {
+  try {
+    const managed = await chrome.storage.managed.get(["server", "token"]);
+    return {
+      ...(typeof managed.server === "string" && managed.server.trim() ? { server: managed.server.trim() } : {}),
+      ...(typeof managed.token === "string" && managed.token.trim() ? { token: managed.token.trim() } : {}),
+    };
+  } catch (e) {
+    return {}; // no policy store (Firefox without policies, or none installed)
+  }
 }
 
-/** Shows the most urgent banner's days left on the toolbar button, coloured by severity. */
+/** Returns the options in force: policy first, then this browser's own; and which ones policy sets. */
+async function readSettings() {
+  const managed = await readManaged();
+  const { [K.options]: own } = await chrome.storage.local.get(K.options);
+  return {
+    server: managed.server || (own && own.server) || "",
+    token: managed.token || (own && own.token) || "",
+    managed: { server: "server" in managed, token: "token" in managed },
+  };
+}
+
+/** Returns the {server, token} to use, or null when the extension is not set up. */
+async function readOptions() {
+  const settings = await readSettings();
+  return settings.server && settings.token ? settings : null;
+}
+
+/** Moves a token saved in chrome.storage.sync by an older version to this browser's local storage. */
+async function migrateOptions() {
+  const { [K.options]: synced } = await chrome.storage.sync.get(K.options);
+  if (!synced) return;
+  const { [K.options]: local } = await chrome.storage.local.get(K.options);
+  if (!local) await chrome.storage.local.set({ [K.options]: synced });
+  await chrome.storage.sync.remove(K.options);
+}
+
+/** Describes a payload for the badge's tooltip: the most urgent severity and how many keys, then the most urgent by name. */
+function describe(payload) {
+  const banners = payload.banners;
+  const severity = String(banners[0].severity);
+  const lines = [`${severity[0].toUpperCase()}${severity.slice(1)} · ` +
+    (payload.summary ? payload.summary.title : `${banners.length} keys due`),
+    ...banners.slice(0, TOOLTIP_NAMES).map((b) => String(b.title))];
+  if (banners.length > TOOLTIP_NAMES) lines.push(`+${banners.length - TOOLTIP_NAMES} more`);
+  return lines.join("\n");
+}
+
+/**
+ * Shows how many keys are due on the toolbar button, coloured by the most
+ * urgent severity; "?" with the cause when the last refresh failed, since no
+ * news must never look like good news.
+ */
 async function showBadge(cache) {
-  const banners = cache && cache.payload ? cache.payload.banners : [];
-  const first = banners[0]; // the server orders banners most urgent first
+  const payload = cache && cache.payload;
+  const banners = payload ? payload.banners : [];
   let text = "";
   let title = "scimwatch: no SCIM API key is due";
   let colour = UNKNOWN_COLOUR;
-  if (first) {
-    text = first.severity === "expired" ? "!" : `${first.days_left}d`;
-    title = "scimwatch: " + first.title;
-    colour = BADGE_COLOURS[first.severity] || UNKNOWN_COLOUR;
-  } else if (!cache) {
+  if (!cache) {
     title = "scimwatch: open the options to connect a server";
-  } else if (!cache.payload && cache.error) {
+  } else if (cache.error) {
     text = "?";
-    title = "scimwatch: " + cache.error;
+    title = "scimwatch: " + cache.error + (banners.length ? "\nLast known: " + describe(payload) : "");
+  } else if (banners.length) {
+    text = String(banners.length);
+    title = "scimwatch: " + describe(payload);
+    colour = BADGE_COLOURS[banners[0].severity] || UNKNOWN_COLOUR; // the server orders banners most urgent first
   }
   await chrome.action.setBadgeBackgroundColor({ color: colour });
   if (chrome.action.setBadgeTextColor) await chrome.action.setBadgeTextColor({ color: "#ffffff" });
@@ -128,7 +192,7 @@ async function showBadge(cache) {
   await chrome.action.setTitle({ title });
 }
 
-/** Stores a refresh result (payload kept from the last good fetch) and updates the badge. */
+/** Stores a refresh result (payloads kept from the last good fetch) and updates the badge. */
 async function storeCache(cache) {
   if (cache) await chrome.storage.local.set({ [K.cache]: cache });
   else await chrome.storage.local.remove(K.cache);
@@ -136,17 +200,17 @@ async function storeCache(cache) {
   return cache;
 }
 
-/** Fetches the banners for the saved server; keeps the last good payload on failure. */
+/** Fetches the banners for the server in force; keeps the last good payloads on failure. */
 async function fetchAndStore() {
   const options = await readOptions();
   if (!options) return storeCache(null);
   const { [K.cache]: old } = await chrome.storage.local.get(K.cache);
-  const kept = old && old.server === options.server ? old : { server: options.server, payload: null, fetched_at: null };
+  const kept = old && old.server === options.server ? old : { server: options.server, payload: null, views: {}, fetched_at: null };
   try {
-    const payload = await fetchBanners(options.server, options.token);
-    return storeCache({ server: options.server, payload, fetched_at: new Date().toISOString(), error: null });
+    const fetched = await fetchViews(normaliseServer(options.server), options.token);
+    return storeCache({ server: options.server, ...fetched, fetched_at: new Date().toISOString(), error: null });
   } catch (e) {
-    return storeCache({ ...kept, error: e.message, failed_at: new Date().toISOString() });
+    return storeCache({ ...kept, error: e.message, problem: e.problem || "error", failed_at: new Date().toISOString() });
   }
 }
 
@@ -171,17 +235,20 @@ function refresh() {
   return queued;
 }
 
-/** Checks the server and token; saves them only when the check passes. */
+/** Checks the server and token; saves them only when the check passes. Policy settings win. */
 async function save({ server, token }) {
   try {
-    const checked = await checkServer(server, token);
-    await chrome.storage.sync.set({ [K.options]: { server: checked.server, token: checked.token } });
-    await storeCache({ server: checked.server, payload: checked.payload, fetched_at: new Date().toISOString(), error: null });
+    const { managed, ...settings } = await readSettings();
+    const checked = await checkServer(managed.server ? settings.server : server, managed.token ? settings.token : token);
+    await chrome.storage.local.set({ [K.options]: { server: checked.server, token: checked.token } });
+    await storeCache({ server: checked.server, payload: checked.payload, views: checked.views,
+      fetched_at: new Date().toISOString(), error: null });
     const due = checked.payload.banners.length;
     return {
       ok: true,
       message: `Saved. Connected to ${checked.server}: ` +
-        (due ? `${due} key${due === 1 ? "" : "s"} due.` : "no key is due."),
+        (due ? `${due} key${due === 1 ? "" : "s"} due.` : "no key is due.") +
+        " Open admin.atlassian.com to see the warnings.",
     };
   } catch (e) {
     return { ok: false, problem: e.problem || "error", message: e.message + " Nothing was saved." };
@@ -195,18 +262,23 @@ async function ensureAlarm() {
   }
 }
 
-function start() {
+async function start() {
   ensureAlarm();
+  await migrateOptions().catch((e) => console.warn("scimwatch: could not move the options to local storage:", e));
   refresh();
 }
 
-chrome.runtime.onInstalled.addListener(start);
+chrome.runtime.onInstalled.addListener(async ({ reason }) => {
+  await start();
+  // A first install opens the options, which say where a token comes from; policy may have set it up already.
+  if (reason === "install" && !(await readOptions())) chrome.runtime.openOptionsPage();
+});
 chrome.runtime.onStartup.addListener(start);
 chrome.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === ALARM) refresh();
 });
 chrome.storage.onChanged.addListener((changes, area) => {
-  if (area === "sync" && changes[K.options]) refresh();
+  if ((area === "local" && changes[K.options]) || area === "managed") refresh();
 });
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (sender.id !== chrome.runtime.id || !message) return false;
@@ -214,8 +286,13 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     refresh().then(() => sendResponse({ ok: true }), () => sendResponse({ ok: false }));
     return true;
   }
-  // Only the options page may change the server: never a content script.
-  if (message.type === K.save && String(sender.url).startsWith(chrome.runtime.getURL("options.html"))) {
+  // Only the extension's own pages may read or change the server and token: never a content script.
+  const page = String(sender.url);
+  if (message.type === K.settings && page.startsWith(chrome.runtime.getURL(""))) {
+    readSettings().then(sendResponse);
+    return true;
+  }
+  if (message.type === K.save && page.startsWith(chrome.runtime.getURL("options.html"))) {
     save(message).then(sendResponse);
     return true;
   }

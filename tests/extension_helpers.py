@@ -66,12 +66,13 @@ def serve_admin(context):
 class ExtensionBrowser:
     """A chromium profile with the unpacked extension loaded."""
 
-    def __init__(self, playwright, extension_dir: Path, profile_dir: Path):
+    def __init__(self, playwright, extension_dir: Path, profile_dir: Path, **context_options):
         self.context = playwright.chromium.launch_persistent_context(
             str(profile_dir),
             executable_path=CHROMIUM,
             headless=True,
             args=[f"--disable-extensions-except={extension_dir}", f"--load-extension={extension_dir}", *CHROMIUM_ARGS],
+            **context_options,
         )
         workers = self.context.service_workers
         self.worker = workers[0] if workers else self.context.wait_for_event("serviceworker")
@@ -134,15 +135,17 @@ class ExtensionBrowser:
 
 
 def banner_titles(page) -> list[str]:
-    """Returns the titles of the banners shown in the page's #scimwatch-banner host."""
-    return page.evaluate("""() => [...document.querySelectorAll('#scimwatch-banner')].flatMap(
-        (host) => [...host.shadowRoot.querySelectorAll('section h2')].map((h) => h.textContent))""")
+    """Returns the titles of the keys in the bar's list (its last text: the lozenge comes first)."""
+    return page.evaluate("""() => [...document.querySelectorAll('#scimwatch-banner')].flatMap((host) =>
+        [...host.shadowRoot.querySelectorAll('#scimwatch-keys > li > h2')].map((h) => h.lastChild.textContent))""")
 
 
-def banner_texts(page) -> list[str]:
-    """Returns the whole text of each banner shown."""
-    return page.evaluate("""() => [...document.querySelectorAll('#scimwatch-banner')].flatMap(
-        (host) => [...host.shadowRoot.querySelectorAll('section')].map((s) => s.textContent))""")
+def bar_text(page) -> str | None:
+    """Returns the bar's sentence (label and summary), or None when no bar shows."""
+    return page.evaluate("""() => {
+        const host = document.getElementById('scimwatch-banner');
+        return host ? host.shadowRoot.querySelector('.bar p').textContent : null;
+    }""")
 
 
 def manifest(extension_dir: Path) -> dict:

@@ -12,7 +12,7 @@ NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
 BANNER_FIELDS = {"id", "key_id", "severity", "title", "message", "org_id", "org_name", "directory_id",
                  "directory_name", "identity_provider", "kind", "label", "expires_at", "days_left", "steps",
-                 "docs_url", "action_url", "dismissible"}
+                 "docs_url", "action_url", "dismissible", "expires_text", "relative_text"}
 
 
 @pytest.fixture
@@ -53,23 +53,26 @@ def test_the_payload_has_the_design_shape(pinned, admin):
     assert set(banner) == BANNER_FIELDS
     assert banner["id"] == f"{key['id']}:{key['expires_at']}:warning"
     assert banner["severity"] == "warning" and banner["days_left"] == 6
-    assert banner["title"] == "SCIM API key expires in 6 days"
-    assert "provision" in banner["message"] and "2026-12-05 14:00:00 UTC" in banner["message"]
+    assert banner["title"] == "Okta: SCIM API key expires in 6 days"
+    assert "provision" in banner["message"] and banner["message"].startswith("Okta (Acme): ")
+    assert banner["expires_text"] == "Sat 5 Dec 2026, 14:00 UTC" and banner["relative_text"] == "in 6 days"
     assert banner["docs_url"] == "https://support.atlassian.com/provisioning-users/docs/manage-scim-api-key-expiration/"
     assert banner["action_url"] == f"https://admin.atlassian.com/o/{ORG}/overview"
     assert banner["dismissible"] is True
 
 
 @pytest.mark.parametrize("remaining, severity, days, title", [
-    (-timedelta(hours=1), "expired", -1, "SCIM API key has expired"),
-    (timedelta(0), "expired", 0, "SCIM API key has expired"),
-    (timedelta(hours=5), "critical", 0, "SCIM API key expires within a day"),
-    (timedelta(days=1, hours=1), "critical", 1, "SCIM API key expires in 1 day"),
-    (timedelta(days=3), "critical", 3, "SCIM API key expires in 3 days"),
-    (timedelta(days=3, seconds=1), "warning", 3, "SCIM API key expires in 3 days"),
-    (timedelta(days=14), "warning", 14, "SCIM API key expires in 14 days"),
-    (timedelta(days=14, seconds=1), "info", 14, "SCIM API key expires in 14 days"),
-    (timedelta(days=30), "info", 30, "SCIM API key expires in 30 days"),
+    (-timedelta(days=3, hours=6), "expired", -4, "Okta: SCIM API key expired 3 days ago"),
+    (-timedelta(days=1), "expired", -1, "Okta: SCIM API key expired 1 day ago"),
+    (-timedelta(hours=1), "expired", -1, "Okta: SCIM API key expired today"),
+    (timedelta(0), "expired", 0, "Okta: SCIM API key expired today"),
+    (timedelta(hours=5), "critical", 0, "Okta: SCIM API key expires today"),
+    (timedelta(days=1, hours=1), "critical", 1, "Okta: SCIM API key expires in 1 day"),
+    (timedelta(days=3), "critical", 3, "Okta: SCIM API key expires in 3 days"),
+    (timedelta(days=3, seconds=1), "warning", 3, "Okta: SCIM API key expires in 3 days"),
+    (timedelta(days=14), "warning", 14, "Okta: SCIM API key expires in 14 days"),
+    (timedelta(days=14, seconds=1), "info", 14, "Okta: SCIM API key expires in 14 days"),
+    (timedelta(days=30), "info", 30, "Okta: SCIM API key expires in 30 days"),
 ])
 def test_severity_days_left_and_title_at_each_boundary(pinned, admin, remaining, severity, days, title):
     client = pinned()
@@ -112,6 +115,9 @@ def test_the_banner_id_changes_when_severity_escalates_or_the_key_rotates(pinned
     client.patch(f"/api/v1/keys/{key['id']}", json={"expires_at": "2026-12-10"}, headers=admin)
     second = banners(client, admin)["banners"][0]["id"]
     assert first.endswith(":info") and second.endswith(":warning") and first != second
+    client.patch(f"/api/v1/keys/{key['id']}", json={"expires_at": "2026-12-01T12:00:00Z"}, headers=admin)
+    third = banners(client, admin)["banners"][0]["id"]
+    assert third == f"{key['id']}:2026-12-01T12:00:00Z:critical:2"
     client.post(f"/api/v1/keys/{key['id']}/rotate", headers=admin)
     assert banners(client, admin)["banners"] == []
 
@@ -147,7 +153,7 @@ def test_other_kinds_of_key_get_their_own_title_and_steps(pinned, admin):
     client = pinned()
     add(client, admin, timedelta(days=5), kind="api_token", identity_provider="other")
     [banner] = banners(client, admin)["banners"]
-    assert banner["title"] == "API token expires in 5 days"
+    assert banner["title"] == "Okta: API token expires in 5 days"
     assert any("id.atlassian.com" in step for step in banner["steps"])
     assert "api-tokens" in banner["docs_url"]
 
@@ -233,3 +239,96 @@ def test_the_served_json_is_the_banner_payload(data_dir, admin):
     assert served.get_json() == registry.banners(NOW) == json.loads(registry.banners_json(NOW))
     assert len(served.get_json()["banners"]) == 4
     app.extensions["scimwatch"].close()
+
+
+def review_keys(client, admin):
+    """The usability review's org (DESIGN §5b examples), its clock moved to NOW."""
+    add(client, admin, -timedelta(days=3, hours=6), directory_name="Contractors (Entra ID)",
+        identity_provider="entra")
+    add(client, admin, timedelta(days=2), directory_name="Okta production")
+    add(client, admin, timedelta(days=12), directory_name="Google Workspace", identity_provider="google")
+    add(client, admin, timedelta(days=25), directory_name="OneLogin EU", identity_provider="onelogin")
+    add(client, admin, timedelta(days=200), directory_name="JumpCloud", identity_provider="jumpcloud")
+
+
+def test_the_summary_names_the_most_urgent_directories_with_their_deadlines(pinned, admin):
+    client = pinned()
+    review_keys(client, admin)
+    payload = banners(client, admin)
+    assert [b["relative_text"] for b in payload["banners"]] == ["3 days ago", "in 2 days", "in 12 days", "in 25 days"]
+    assert payload["banners"][1]["expires_text"] == "Tue 1 Dec 2026, 09:00 UTC"
+    summary = payload["summary"]
+    assert set(summary) == {"id", "severity", "count", "title", "text"}
+    assert (summary["severity"], summary["count"], summary["title"]) == ("expired", 4,
+                                                                         "4 Atlassian keys need rotating")
+    assert summary["text"] == ("SCIM provisioning has stopped for Contractors (Entra ID) (expired 3 days ago); "
+                               "Okta production expires in 2 days (Tue 1 Dec); and 2 more.")
+
+
+def test_the_summary_is_null_without_banners_and_singular_for_one(pinned, admin):
+    client = pinned()
+    assert banners(client, admin)["summary"] is None
+    add(client, admin, timedelta(days=9), directory_name="Okta EU")
+    summary = banners(client, admin)["summary"]
+    assert summary["title"] == "1 Atlassian key needs rotating"
+    assert summary["text"] == "Okta EU expires in 9 days (Tue 8 Dec)."
+
+
+def test_the_summary_id_changes_whenever_a_banner_id_does(data_dir, admin):
+    clock = {"now": NOW}
+    app = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": lambda: clock["now"]})
+    client = app.test_client()
+    add(client, admin, timedelta(days=10))
+    seen = [banners(client, admin)["summary"]["id"]]
+    clock["now"] = NOW + timedelta(days=1)  # 9 days left: the same warning, the same id
+    seen.append(banners(client, admin)["summary"]["id"])
+    other = add(client, admin, timedelta(days=20))  # a second key
+    seen.append(banners(client, admin)["summary"]["id"])
+    client.delete(f"/api/v1/keys/{other['id']}", headers=admin)
+    seen.append(banners(client, admin)["summary"]["id"])
+    clock["now"] = NOW + timedelta(days=7, hours=12)  # 2 days left: critical
+    seen.append(banners(client, admin)["summary"]["id"])
+    clock["now"] = NOW + timedelta(days=8, hours=12)  # 1 day left: critical, one day on
+    seen.append(banners(client, admin)["summary"]["id"])
+    assert seen[0] == seen[1] == seen[3]
+    assert len({seen[0], seen[2], seen[4], seen[5]}) == 4
+    app.extensions["scimwatch"].close()
+
+
+def test_min_severity_leaves_lower_banners_out_of_the_list_and_the_summary(pinned, admin):
+    client = pinned()
+    review_keys(client, admin)
+    every = banners(client, admin)
+    assert banners(client, admin, "?min_severity=info") == every
+    warning = banners(client, admin, "?min_severity=warning")
+    assert [b["severity"] for b in warning["banners"]] == ["expired", "critical", "warning"]
+    assert warning["summary"]["count"] == 3 and warning["summary"]["id"] != every["summary"]["id"]
+    assert warning["summary"]["text"].endswith("; and 1 more.")
+    expired = banners(client, admin, "?min_severity=expired")
+    assert [b["directory_name"] for b in expired["banners"]] == ["Contractors (Entra ID)"]
+    assert expired["summary"]["text"] == ("SCIM provisioning has stopped for Contractors (Entra ID) "
+                                          "(expired 3 days ago).")
+    add(client, admin, timedelta(days=20), org_id="info-only")
+    assert banners(client, admin, "?org_id=info-only")["summary"]["severity"] == "info"
+    assert banners(client, admin, "?org_id=info-only&min_severity=warning") == {
+        "generated_at": "2026-11-29T09:00:00Z", "banners": [], "summary": None}
+
+
+@pytest.mark.parametrize("value", ["WARNING", "low", "0", "info,warning", "warning ", "\u0000"])
+def test_an_unknown_min_severity_is_a_400_naming_the_choices(pinned, admin, value):
+    client = pinned()
+    response = client.get("/api/v1/banners", query_string={"min_severity": value}, headers=admin)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid"
+    assert error["fields"] == {"min_severity": "must be one of expired, critical, warning, info"}
+
+
+def test_deadlines_read_in_english_with_the_utc_time(pinned, admin):
+    client = pinned()
+    for when in ("2026-12-04T09:00:00Z", "2026-12-27T23:59:59Z", "2026-12-28"):
+        add(client, admin, timedelta(0), expires_at=when, directory_name=when)
+    texts = {b["directory_name"]: b["expires_text"] for b in banners(client, admin)["banners"]}
+    assert texts == {"2026-12-04T09:00:00Z": "Fri 4 Dec 2026, 09:00 UTC",
+                     "2026-12-27T23:59:59Z": "Sun 27 Dec 2026, 23:59 UTC",
+                     "2026-12-28": "Mon 28 Dec 2026, 00:00 UTC"}

@@ -154,4 +154,4 @@ def test_a_reminder_cycle_over_starttls_with_login_arrives(servers, certificate,
     assert scimwatch.run()["sent"] == 1
     scimwatch.close()
     assert server.mailbox.logins == ["mailer@example.com"]
-    assert server.mailbox.messages[0]["Subject"].startswith("Critical: SCIM API key expires in 1 day")
+    assert server.mailbox.messages[0]["Subject"] == "[scimwatch] A directory: SCIM API key expires in 1 day"

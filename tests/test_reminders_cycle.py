@@ -41,8 +41,9 @@ def test_each_stage_is_sent_once_across_repeated_cycles_and_a_restart(scimwatch,
             scimwatch.restart()
         clock.advance(days=1)
     scimwatch.run()
-    assert [s.split(":")[0] for s in subjects(smtp)] == ["Reminder", "Warning", "Warning", "Critical", "Critical",
-                                                         "EXPIRED"]
+    assert [s.split(": ")[1] for s in subjects(smtp)] == [
+        "SCIM API key expires in 30 days", "SCIM API key expires in 14 days", "SCIM API key expires in 7 days",
+        "SCIM API key expires in 3 days", "SCIM API key expires in 1 day", "SCIM API key expired today"]
     assert [d["stage"] for d in sorted(scimwatch.deliveries(), key=lambda d: d["created_at"])] == [
         "30d", "14d", "7d", "3d", "1d", "expired"]
     assert all(d["status"] == "sent" and d["attempts"] == 1 for d in scimwatch.deliveries())
@@ -52,7 +53,7 @@ def test_a_key_added_five_days_before_expiry_gets_only_the_7d_reminder(scimwatch
     scimwatch.add_key(days=5)
     report = scimwatch.run()
     assert [item["stage"] for item in report["due"]] == ["7d"]
-    assert subjects(smtp) == ["Warning: SCIM API key expires in 5 days – A directory (org-1)"]
+    assert subjects(smtp) == ["[scimwatch] A directory: SCIM API key expires in 5 days"]
 
 
 def test_a_server_that_was_down_sends_only_the_current_stage_when_it_comes_back(scimwatch, smtp, clock):
@@ -63,7 +64,7 @@ def test_a_server_that_was_down_sends_only_the_current_stage_when_it_comes_back(
     scimwatch.start()
     report = scimwatch.run()
     assert [item["stage"] for item in report["due"]] == ["3d"]
-    assert subjects(smtp) == ["Critical: SCIM API key expires in 2 days – A directory (org-1)"]
+    assert subjects(smtp) == ["[scimwatch] A directory: SCIM API key expires in 2 days"]
 
 
 def test_rotating_a_key_silences_it_and_re_arms_every_stage(scimwatch, smtp, clock):
@@ -74,8 +75,8 @@ def test_rotating_a_key_silences_it_and_re_arms_every_stage(scimwatch, smtp, clo
     assert scimwatch.run()["due"] == []
     clock.now = datetime(2027, 10, 25, 9, 0, tzinfo=UTC)
     scimwatch.run()
-    assert [s.split(" – ")[0] for s in subjects(smtp)] == ["Warning: SCIM API key expires in 6 days",
-                                                           "Warning: SCIM API key expires in 7 days"]
+    assert subjects(smtp) == ["[scimwatch] A directory: SCIM API key expires in 6 days",
+                              "[scimwatch] A directory: SCIM API key expires in 7 days"]
 
 
 def test_expired_keys_are_reminded_again_every_repeat_interval(data_dir, clock, smtp):
@@ -113,11 +114,11 @@ def test_several_due_keys_become_one_digest_per_recipient_most_urgent_first(scim
     report = scimwatch.run()
     assert report["messages"] == 2 and report["sent"] == 4
     [admin] = smtp.mailbox.to("admin@example.com")
-    assert admin["Subject"] == "Critical: SCIM API key expires in 2 days – Soonest (org-1) (and 1 more key)"
+    assert admin["Subject"] == "[scimwatch] Soonest: SCIM API key expires in 2 days (+1 more)"
     text = admin.get_body(("plain",)).get_content()
     assert text.index("Soonest") < text.index("Later")
     [team] = smtp.mailbox.to("team@example.com")
-    assert team["Subject"] == "EXPIRED: SCIM API key has expired – Gone (org-1) (and 1 more key)"
+    assert team["Subject"] == "[scimwatch] Gone: SCIM API key expired 3 days ago (+1 more)"
 
 
 def test_global_notify_addresses_are_added_and_deduplicated_case_insensitively(data_dir, clock, smtp):
@@ -171,7 +172,7 @@ def test_a_failed_reminder_superseded_by_a_later_stage_arrives_once_as_the_curre
     smtp.start()
     clock.advance(days=4)
     scimwatch.run()
-    assert subjects(smtp) == ["Critical: SCIM API key expires in 2 days – A directory (org-1)"]
+    assert subjects(smtp) == ["[scimwatch] A directory: SCIM API key expires in 2 days"]
     assert {(d["stage"], d["status"]) for d in scimwatch.deliveries()} == {("7d", "sent"), ("3d", "sent")}
 
 

@@ -1,46 +1,92 @@
-"""Banner payload (DESIGN §5): what a key's warning says at a given moment. Pure, no I/O."""
+"""Banner payload (DESIGN §5, §5b): what a key's warning says at a given moment. Pure, no I/O."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from . import expiry, runbook
-from .times import format_time, parse_time
+from .times import DAY, format_time, parse_time
+
+# English names whatever the server's locale: strftime's %a and %b follow it.
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# The summary sentence names this many of the most urgent keys; the list shows the rest.
+SUMMARY_NAMES = 2
 
 
-def describe_time_left(days: int, severity: str) -> str:
-    """Return 'expires in 6 days', 'expires within a day' or 'has expired'."""
-    if severity == "expired":
-        return "has expired"
+def short_date(moment: datetime) -> str:
+    """Return 'Fri 4 Dec' for a UTC moment."""
+    return f"{WEEKDAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]}"
+
+
+def expires_text(moment: datetime) -> str:
+    """Return the deadline for people: 'Fri 4 Dec 2026, 09:00 UTC'."""
+    return f"{short_date(moment)} {moment.year}, {moment:%H:%M} UTC"
+
+
+def relative_text(expires_at: datetime, now: datetime) -> str:
+    """Return 'in 2 days', 'in 1 day', 'today' or '3 days ago', counting whole days as days_left does."""
+    if expires_at > now:
+        days = expiry.days_left(expires_at, now)
+        ago = False
+    else:
+        days = (now - expires_at) // DAY
+        ago = True
     if days < 1:
-        return "expires within a day"
-    return f"expires in {days} day{'s' if days != 1 else ''}"
+        return "today"
+    count = f"{days} day{'s' if days != 1 else ''}"
+    return f"{count} ago" if ago else f"in {count}"
+
+
+def directory_name(key) -> str:
+    """Return the name a warning leads with: the directory (or the key's label, or its id)."""
+    return key.get("directory_name") or key.get("label") or key.get("directory_id") or "A directory"
 
 
 def directory_label(key) -> str:
-    """Return how a key's directory and org are named in sentences."""
-    directory = key.get("directory_name") or key.get("label") or key.get("directory_id") or "A directory"
-    org = key.get("org_name") or key.get("org_id")
-    return f"{directory} ({org})"
+    """Return how a key's directory and org are named in sentences: 'Okta production (Acme)'."""
+    return f"{directory_name(key)} ({key.get('org_name') or key.get('org_id')})"
 
 
-def title(key, days: int, severity: str) -> str:
-    """Return the one-line banner title, e.g. 'SCIM API key expires in 6 days'."""
-    kind = runbook.KIND_NAMES.get(key.get("kind", "scim"), "SCIM API key")
-    return f"{kind} {describe_time_left(days, severity)}"
+def kind_name(key) -> str:
+    """Return what kind of key this is, in words: 'SCIM API key'."""
+    return runbook.KIND_NAMES.get(key.get("kind", "scim"), "SCIM API key")
 
 
-def message(key, expires_at: datetime, severity: str) -> str:
-    """Return the sentence that says what breaks, when, and for whom."""
-    when = f"{format_time(expires_at).replace('T', ' ').replace('Z', ' UTC')}"
+def status_text(key, expires_at: datetime, now: datetime) -> str:
+    """Return what is happening to the key: 'SCIM API key expires in 2 days', 'SCIM API key expired today'."""
+    verb = "expired" if expires_at <= now else "expires"
+    return f"{kind_name(key)} {verb} {relative_text(expires_at, now)}"
+
+
+def title(key, expires_at: datetime, now: datetime) -> str:
+    """Return the one-line title, directory first: 'Okta production: SCIM API key expires in 2 days'."""
+    return f"{directory_name(key)}: {status_text(key, expires_at, now)}"
+
+
+def message(key, severity: str) -> str:
+    """Return the sentence that says what breaks and for whom (the deadline is in expires_text)."""
     where = directory_label(key)
     if key.get("kind", "scim") != "scim":
-        verb = "stopped working" if severity == "expired" else "stops working"
-        return f"{where}: the key {verb} at {when}. Replace it in every integration that uses it."
+        if severity == "expired":
+            return f"{where}: the key has stopped working. Replace it in every integration that uses it."
+        return f"{where}: the key stops working at the deadline. Replace it in every integration that uses it."
     if severity == "expired":
-        return (f"{where}: the SCIM key expired at {when}. Provisioning and deprovisioning have stopped, "
+        return (f"{where}: the SCIM key has expired. Provisioning and deprovisioning have stopped, "
                 "so leavers keep access until the key is regenerated.")
-    return (f"{where}: at {when} the identity provider can no longer provision or deprovision users, "
-            "so leavers would keep access. Rotate the key before then.")
+    return (f"{where}: once the key expires the identity provider can no longer provision or deprovision "
+            "users, so leavers would keep access. Rotate the key before then.")
+
+
+def action_url(key) -> str:
+    """Return where the fix happens: the directory's own page once observations record it (§13), else the org."""
+    return key.get("page_url") or runbook.org_url(key["org_id"])
+
+
+def banner_id(key, level: str, days: int) -> str:
+    """Return the id a dismissal is kept by; a critical banner's changes with each day of the countdown."""
+    base = f"{key['id']}:{key['expires_at']}:{level}"
+    return f"{base}:{days}" if level == "critical" else base
 
 
 def banner_for(key, now: datetime) -> dict | None:
@@ -50,12 +96,12 @@ def banner_for(key, now: datetime) -> dict | None:
     if level is None:
         return None
     days = expiry.days_left(expires_at, now)
-    return {
-        "id": f"{key['id']}:{key['expires_at']}:{level}",
+    banner = {
+        "id": banner_id(key, level, days),
         "key_id": key["id"],
         "severity": level,
-        "title": title(key, days, level),
-        "message": message(key, expires_at, level),
+        "title": title(key, expires_at, now),
+        "message": message(key, level),
         "org_id": key["org_id"],
         "org_name": key.get("org_name", ""),
         "directory_id": key.get("directory_id", ""),
@@ -64,16 +110,61 @@ def banner_for(key, now: datetime) -> dict | None:
         "kind": key.get("kind", "scim"),
         "label": key.get("label", ""),
         "expires_at": key["expires_at"],
+        "expires_text": expires_text(expires_at),
+        "relative_text": relative_text(expires_at, now),
         "days_left": days,
         "steps": runbook.rotation_steps(key),
         "docs_url": runbook.docs_url(key.get("kind", "scim")),
-        "action_url": runbook.org_url(key["org_id"]),
+        "action_url": action_url(key),
         "dismissible": level != "expired",
+    }
+    if key.get("page_url"):
+        banner["page_url"] = key["page_url"]
+    return banner
+
+
+def at_least(banners: list[dict], min_severity: str) -> list[dict]:
+    """Return the banners at `min_severity` or more urgent (banners are ordered most urgent first)."""
+    limit = expiry.urgency_rank(min_severity)
+    return [b for b in banners if expiry.urgency_rank(b["severity"]) <= limit]
+
+
+def _summary_phrase(banner: dict) -> str:
+    name = directory_name(banner)
+    relative = banner["relative_text"]
+    if banner["severity"] == "expired":
+        if banner.get("kind", "scim") == "scim":
+            return f"SCIM provisioning has stopped for {name} (expired {relative})"
+        return f"{name} ({kind_name(banner)}) expired {relative}"
+    when = short_date(parse_time(banner["expires_at"]))
+    return f"{name} expires {relative} ({when})"
+
+
+def summary(banners: list[dict]) -> dict | None:
+    """Return the one-line summary of banners ordered most urgent first, or None when there are none.
+
+    Its id is a digest of every banner id, so it changes whenever any of them does.
+    """
+    if not banners:
+        return None
+    count = len(banners)
+    phrases = [_summary_phrase(b) for b in banners[:SUMMARY_NAMES]]
+    text = "; ".join(phrases)
+    if count > SUMMARY_NAMES:
+        text += f"; and {count - SUMMARY_NAMES} more"
+    digest = hashlib.sha256("\n".join(b["id"] for b in banners).encode("utf-8")).hexdigest()
+    return {
+        "id": digest[:20],
+        "severity": banners[0]["severity"],
+        "count": count,
+        "title": f"{count} Atlassian key{'s need' if count != 1 else ' needs'} rotating",
+        "text": text + ".",
     }
 
 
-def banner_payload(keys, now: datetime) -> dict:
-    """Return the banner payload for key records: most urgent first, then soonest expiry."""
+def banner_payload(keys, now: datetime, min_severity: str = "info") -> dict:
+    """Return the banner payload for key records: most urgent first, then soonest expiry, with its summary."""
     banners = [b for b in (banner_for(key, now) for key in keys) if b is not None]
     banners.sort(key=lambda b: (expiry.urgency_rank(b["severity"]), b["expires_at"], b["key_id"]))
-    return {"generated_at": format_time(now), "banners": banners}
+    shown = at_least(banners, min_severity)
+    return {"generated_at": format_time(now), "banners": shown, "summary": summary(shown)}

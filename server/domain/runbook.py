@@ -103,6 +103,18 @@ def org_url(org_id: str) -> str:
     return f"https://admin.atlassian.com/o/{org_id}/overview"
 
 
+# The steps every SCIM rotation shares, whatever the identity provider (DESIGN §7's universal order).
+QUIET_WINDOW = ("Pick a quiet window: regenerating stops the old key at once, so provisioning pauses "
+                "until the new key is saved in {idp}.")
+REGENERATE = ("In admin.atlassian.com go to Security → Identity providers → {directory} → User provisioning, "
+              "open the … menu and choose Regenerate API key.")
+COPY_KEY = "Copy the new API key now: it is shown only once. The SCIM base URL does not change."
+EXPIRY_CHECK = "In Atlassian, the key's expiry date should now be one year away."
+RECORD = "Record the new expiry date in scimwatch (rotate the key) so the reminders re-arm."
+# Where in the shared order each identity provider's own steps go (1-based).
+PROVIDER_STEP_NUMBERS = (1, 5, 6, 7)
+
+
 def rotation_steps(key) -> list[str]:
     """Return the numbered-order rotation steps for a key record, written for its identity provider."""
     kind = key.get("kind", "scim")
@@ -114,17 +126,39 @@ def rotation_steps(key) -> list[str]:
     directory = key.get("directory_name") or "the directory"
     return [
         f"Before you start, open {idp.credential_form} in a second tab and check provisioning is healthy.",
-        "Pick a quiet window: regenerating stops the old key at once, so provisioning pauses "
-        f"until the new key is saved in {idp.name}.",
-        f"In admin.atlassian.com go to Security → Identity providers → {directory} → User provisioning, "
-        "open the … menu and choose Regenerate API key.",
-        "Copy the new API key now: it is shown only once. The SCIM base URL does not change.",
+        QUIET_WINDOW.format(idp=idp.name),
+        REGENERATE.format(directory=directory),
+        COPY_KEY,
         idp.paste,
-        f"Verify: {idp.verify[0].lower()}{idp.verify[1:]} In Atlassian, the key's expiry date should now be "
-        "one year away.",
+        f"Verify: {idp.verify[0].lower()}{idp.verify[1:]} {EXPIRY_CHECK}",
         idp.recover,
-        "Record the new expiry date in scimwatch (rotate the key) so the reminders re-arm.",
+        RECORD,
     ]
+
+
+def shared_steps() -> list[str]:
+    """Return the SCIM rotation in its universal order for keys of several identity providers.
+
+    Steps 1, 5, 6 and 7 (PROVIDER_STEP_NUMBERS) say what to do in general; provider_steps fills them in.
+    """
+    return [
+        "Before you start, open the identity provider's credential form in a second tab and check "
+        "provisioning is healthy.",
+        QUIET_WINDOW.format(idp="the identity provider"),
+        REGENERATE.format(directory="the directory"),
+        COPY_KEY,
+        "Paste the new key into the identity provider, test the connection and save.",
+        f"Verify that one changed user reaches Atlassian. {EXPIRY_CHECK}",
+        "Retry what failed in the identity provider during the gap.",
+        RECORD,
+    ]
+
+
+def provider_steps(code: str) -> list[tuple[int, str]]:
+    """Return one identity provider's own steps, each with the number of the shared step it fills in."""
+    idp = identity_provider(code)
+    return list(zip(PROVIDER_STEP_NUMBERS,
+                    (f"Open {idp.credential_form}.", idp.paste, idp.verify, idp.recover), strict=True))
 
 
 def _admin_api_key_steps(key) -> list[str]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import bisect
 import builtins
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..domain import jsontext, keys
-from ..domain.banners import banner_payload
+from ..domain.banners import at_least, banner_payload, summary
 from ..domain.times import DAY, format_time, parse_time
 from .storage import Store, thaw
 
@@ -78,16 +78,22 @@ class Registry:
         if not self.keys.remove(key_id):
             raise KeyNotFound(key_id)
 
-    def banners(self, now: datetime, org_id: str | None = None, directory_id: str | None = None) -> dict:
+    def banners(self, now: datetime, org_id: str | None = None, directory_id: str | None = None,
+                min_severity: str = "info") -> dict:
         """Return the banner payload for keys expiring within 30 days or already expired."""
-        return {"generated_at": format_time(now), "banners": self._current_banners(now, org_id, directory_id).banners}
+        shown = at_least(self._current_banners(now, org_id, directory_id).banners, min_severity)
+        return {"generated_at": format_time(now), "banners": shown, "summary": summary(shown)}
 
-    def banners_json(self, now: datetime, org_id: str | None = None, directory_id: str | None = None) -> str:
+    def banners_json(self, now: datetime, org_id: str | None = None, directory_id: str | None = None,
+                     min_severity: str = "info") -> str:
         """Return the banner payload as compact JSON text, encoding the banners once per change."""
         entry = self._current_banners(now, org_id, directory_id)
-        if entry.json is None:
-            entry.json = jsontext.dumps(entry.banners, separators=(",", ":"))
-        return f'{{"generated_at":"{format_time(now)}","banners":{entry.json}}}'
+        if min_severity not in entry.json:
+            shown = at_least(entry.banners, min_severity)
+            entry.json[min_severity] = (jsontext.dumps(shown, separators=(",", ":")),
+                                        jsontext.dumps(summary(shown), separators=(",", ":")))
+        banners, summary_json = entry.json[min_severity]
+        return f'{{"generated_at":"{format_time(now)}","banners":{banners},"summary":{summary_json}}}'
 
     def _current_banners(self, now: datetime, org_id: str | None, directory_id: str | None) -> _CachedBanners:
         # Banners only change when a record changes or a key crosses a whole day of its expiry, so a
@@ -128,7 +134,8 @@ class _CachedBanners:
     computed_at: datetime
     valid_until: datetime
     banners: list
-    json: str | None = None
+    # (banners, summary) JSON text per min_severity, encoded on first use.
+    json: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _banners_valid_until(records, now: datetime, next_arrival: datetime | None) -> datetime:

@@ -6,7 +6,7 @@ import json
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from ..domain import keys, tokens
+from ..domain import expiry, keys, tokens
 from .errors import ApiError
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -153,7 +153,13 @@ def rotate_key(key_id):
 @api.get("/banners")
 @require("read", public_setting="PUBLIC_BANNERS")
 def banners():
-    """Return the banner payload, optionally for one org and directory."""
+    """Return the banner payload, optionally for one org and directory and from a minimum severity up."""
     context = scimwatch()
-    payload = context.registry.banners_json(context.now(), query_id("org_id"), query_id("directory_id"))
+    min_severity = request.args.get("min_severity") or "info"
+    if min_severity not in expiry.SEVERITY_ORDER:
+        choices = ", ".join(expiry.SEVERITY_ORDER)
+        raise ApiError(400, f"query parameter min_severity must be one of {choices}", code="invalid",
+                       fields={"min_severity": f"must be one of {choices}"})
+    payload = context.registry.banners_json(context.now(), query_id("org_id"), query_id("directory_id"),
+                                            min_severity)
     return current_app.response_class(payload, mimetype="application/json")
