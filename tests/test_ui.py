@@ -739,7 +739,8 @@ def test_a_test_email_that_cannot_go_says_why(make_app):
 def test_a_test_email_to_a_bad_address_answers_400_with_the_message_and_the_address_as_typed(app, ui):
     answer = post(ui, "/ui/settings/test-email", {"address": "not an address"})
     assert answer.status_code == 400
-    assert field_error(answer.text, "address") == "'not an address' is not a valid email address (such as it@example.com)"
+    assert field_error(answer.text, "address") == \
+        "'not an address' is not a valid email address (such as it@example.com)"
     assert field_value(answer.text, "address") == "not an address"
     assert state(app)["outbox"] == []
 

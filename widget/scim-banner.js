@@ -21,6 +21,7 @@
   };
   const theme = (dark, host) => `:host${host}{${vars("p t m b a", SURFACE, dark * 5)}}` +
     SEVERITIES.map((s) => `:host${host} .${s}{${vars("f c i l", PALETTE[s], dark * 4)}}`).join("");
+  let sheet;
   const CSS = `
 :host{all:initial!important;display:block!important;visibility:visible!important;opacity:1!important;position:relative!important;z-index:2147483000!important}
 :host([data-position=bottom]){position:sticky!important;bottom:0}
@@ -146,7 +147,16 @@ ${theme(0, "")}:host([data-theme=dark]){color-scheme:dark}${theme(1, "([data-the
     if (host.scimwatch === seen) return host;
     host.scimwatch = seen;
     const root = host.shadowRoot || host.attachShadow({ mode: "open" });
-    root.replaceChildren(el("style", "", CSS), build(root));
+    root.replaceChildren(build(root));
+    // A constructed stylesheet is not inline style, so a page whose CSP forbids 'unsafe-inline' still
+    // draws the bar; where one cannot be adopted (an old browser, some content scripts), a <style>.
+    try {
+      sheet = sheet || new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      root.prepend(el("style", "", CSS));
+    }
     return host;
   };
 

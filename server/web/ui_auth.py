@@ -14,7 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from ..domain import tokens
 from ..domain.times import format_time
-from .ui_common import CSP, UI_PREFIX, scimwatch, secure, ui, utc_text
+from .ui_common import UI_PREFIX, scimwatch, secure, ui, utc_text
 
 SESSION_HOURS = 12
 FAILURE_LIMIT = 10
@@ -209,4 +209,4 @@ def guard():
 @ui.after_request
 def add_headers(response):
     """After every /ui/ view: the security headers (static files may be cached)."""
-    return secure(response, csp=g.get("csp") or CSP, cache=request.endpoint == "ui.static")
+    return secure(response, cache=request.endpoint == "ui.static")
