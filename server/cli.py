@@ -7,6 +7,7 @@ import json
 import os
 import re
 import unicodedata
+from pathlib import Path
 
 import click
 
@@ -19,6 +20,7 @@ from .domain.keys import ValidationError
 from .domain.times import parse_time, utcnow
 from .domain.tokens import SCOPES
 from .notify import scheduler
+from .notify.mail import OUTBOX_FOLDER
 from .store import exchange
 from .store.registry import KeyNotFound
 from .store.storage import StorageError, Store
@@ -107,16 +109,42 @@ def serve():
         server = serving.listen(app, config["HOST"], config["PORT"])
         # Only once the address is ours: a first-start token printed above a start-up error gets missed.
         token = context.ensure_admin_token()
+        ui_url = serving.urls(server)[0] + "/ui/"
         if token:
             click.echo("First start: generated an admin token. It is shown only this once; store it now:")
             click.echo(f"  SCIMWATCH admin token: {token}")
+            click.echo(f"  Sign in at {ui_url} with it.")
+        else:
+            click.echo(f"admin UI: {ui_url} (sign in with an admin token)")
         click.echo(f"data file: {context.store.data_file}")
+        for line in start_up_notes(config):
+            click.echo(line)
         serving.serve(server, app, services=[scheduler.start, sync_service.start,
                                                        cli_access.start])
     except serving.CannotListen as error:
         raise click.ClickException(f"{settings_module.PREFIX}{error.setting}: {error}") from None
     finally:
         context.close()
+
+
+def start_up_notes(config: dict) -> list[str]:
+    """Return what a self-hoster must know at start: where mail goes, when checks run, what relays junk."""
+    every = config["CHECK_MINUTES"]
+    notes = [f"reminder checks: now, then every {every} minute{'s' if every != 1 else ''}"]
+    if config["MAIL_BACKEND"] == "outbox":
+        outbox = Path(config["DATA_DIR"]) / OUTBOX_FOLDER
+        notes.append(f"mail: OUTBOX mode, nothing is emailed; reminders are written as .eml files to {outbox} "
+                     "(set SCIMWATCH_MAIL_BACKEND=smtp and SCIMWATCH_SMTP_HOST to send them)")
+        return notes
+    notes.append(f"mail: sent through {config['SMTP_HOST']}:{config['SMTP_PORT']} ({config['SMTP_SECURITY']}) "
+                 f"from {config['MAIL_FROM']}")
+    domain = config["MAIL_FROM"].rpartition("@")[2].lower()
+    # The Message-ID carries the sender's domain too (email_message.new_message_id).
+    if domain == "localhost" or "." not in domain:
+        notes.append(f"warning: SCIMWATCH_MAIL_FROM is {config['MAIL_FROM']}: relays such as Microsoft 365 and "
+                     "Gmail junk or refuse mail whose sender and Message-ID domain is not a real domain; set it to "
+                     "an address of your own domain")
+    return notes
 
 
 @main.command()

@@ -173,3 +173,26 @@ def test_tokens_are_listed_without_their_value_and_can_be_revoked(env):
         server.stop()
     again = run_cli("tokens", "revoke", token_id, env=env)
     assert again.returncode != 0 and "no token with id" in again.stderr
+
+
+def test_start_up_says_where_to_sign_in_where_mail_goes_and_when_checks_run(env):
+    output, code, url = first_start_output({**env, "SCIMWATCH_ADMIN_TOKEN": "", "SCIMWATCH_CHECK_MINUTES": "20"})
+    assert code == 0
+    assert f"Sign in at {url}/ui/ with it." in output
+    assert "reminder checks: now, then every 20 minutes" in output
+    outbox = f"{env['SCIMWATCH_DATA_DIR']}/outbox"
+    assert f"mail: OUTBOX mode, nothing is emailed; reminders are written as .eml files to {outbox}" in output
+    # The sign-in address works.
+    again, code, url = first_start_output(env)
+    assert f"admin UI: {url}/ui/ (sign in with an admin token)" in again
+    assert "warning" not in again
+
+
+@pytest.mark.parametrize("sender, warned", [("scimwatch@localhost", True), ("scimwatch@mailhost", True),
+                                            ("scimwatch@acme.example", False)])
+def test_start_up_warns_that_relays_junk_a_localhost_sender(env, sender, warned):
+    output, code, _ = first_start_output({**env, "SCIMWATCH_MAIL_BACKEND": "smtp", "SCIMWATCH_SMTP_HOST": "127.0.0.1",
+                                          "SCIMWATCH_SMTP_PORT": "9", "SCIMWATCH_MAIL_FROM": sender})
+    assert code == 0
+    assert "mail: sent through 127.0.0.1:9 (starttls) from " + sender in output
+    assert (f"warning: SCIMWATCH_MAIL_FROM is {sender}: relays" in output) is warned
