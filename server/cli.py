@@ -293,7 +293,7 @@ def keys_export(file_format):
     """Write every key record to standard output as CSV or JSON (works while the server runs)."""
     with access(readonly=True) as operations:
         data = operations.export_keys(file_format)
-    click.get_binary_stream("stdout").write(data)
+    click.echo(data, nl=False)  # bytes go to the binary stream as they are
 
 
 @main.command()
