@@ -160,6 +160,7 @@ SETTINGS = (
     Setting("THRESHOLDS", "30,14,7,3,1", "reminder stages, days before expiry", _thresholds),
     Setting("EXPIRED_REPEAT_DAYS", "7", "after expiry, remind again every N days (0 = never)", _whole(0, 365)),
     Setting("CHECK_MINUTES", "15", "how often the scheduler checks, in minutes", _whole(1, 1440)),
+    Setting("CHECK_ON_CHANGE", "true", "also check within a minute after a key is added or changed", _bool),
     Setting("PUBLIC_URL", "", "base URL of this server, used for links in emails", _url),
     Setting("ATLASSIAN_KEYS_FILE", "", "file of ORG_ID=ORG_ADMIN_API_KEY lines (mode 600); Atlassian sync is off "
             "when empty", _org_keys),

@@ -54,8 +54,10 @@ def admin():
 def server_env(data_dir, extra=None) -> dict:
     """Return the environment for a scimwatch subprocess on a free port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMWATCH_")}
+    # No check on key changes: tests that compare outputs or count reminders must not race the loop;
+    # tests of that check turn it on.
     env.update(SCIMWATCH_DATA_DIR=str(data_dir), SCIMWATCH_PORT="0", SCIMWATCH_HOST="127.0.0.1",
-               SCIMWATCH_ADMIN_TOKEN=ADMIN_TOKEN, PYTHONUNBUFFERED="1")
+               SCIMWATCH_ADMIN_TOKEN=ADMIN_TOKEN, SCIMWATCH_CHECK_ON_CHANGE="false", PYTHONUNBUFFERED="1")
     env.update(extra or {})
     return env
 

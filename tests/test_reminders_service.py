@@ -113,3 +113,13 @@ def test_remind_is_refused_clearly_when_the_server_left_no_token_file(live_serve
     refused = run_cli("remind", env=live_server.env)
     assert refused.returncode != 0
     assert "in use by another scimwatch process" in refused.stderr
+
+
+def test_a_key_added_with_a_stage_already_due_is_reminded_without_waiting_for_the_interval(live_server_factory):
+    server = live_server_factory({"SCIMWATCH_CHECK_ON_CHANGE": "true", "SCIMWATCH_CHECK_MINUTES": "60"})
+    key = server.add_key(org_id="org-1", expires_at="2026-01-01", notify=["it@acme.example"])
+
+    # Well within a minute (the loop looks every 10 s), not at the next hourly check.
+    wait_for(lambda: [d["status"] for d in server.api("GET", f"/api/v1/deliveries?key_id={key['id']}").json()[
+        "deliveries"]] == ["sent"], seconds=40)
+    assert len(list((server.data_dir / "outbox").glob("*.eml"))) == 1

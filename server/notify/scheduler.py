@@ -13,6 +13,9 @@ from . import deliveries
 log = logging.getLogger(__name__)
 # `schedule` reads the wall clock; waking at least this often notices a clock change (stop wakes it at once).
 MAX_IDLE_SECONDS = 60.0
+# With CHECK_ON_CHANGE, how often the loop looks for added or changed keys: a key whose stage is already
+# due is reminded within this, not at the next interval. A look is one integer comparison.
+CHANGE_POLL_SECONDS = 10.0
 
 
 def run_guarded(job: Callable[[], object]) -> None:
@@ -26,11 +29,17 @@ def run_guarded(job: Callable[[], object]) -> None:
 def start(app) -> Callable[[], None]:
     """Run a reminder cycle now and every SCIMWATCH_CHECK_MINUTES; return a stop that waits for the cycle."""
     service = deliveries.service_for(app)
-    minutes = app.extensions["scimwatch"].settings["CHECK_MINUTES"]
+    context = app.extensions["scimwatch"]
+    minutes = context.settings["CHECK_MINUTES"]
+    keys = context.registry.keys
+    on_change = context.settings["CHECK_ON_CHANGE"]
     timetable = schedule.Scheduler()
     stopping = threading.Event()
+    checked = {"generation": keys.generation}
 
     def cycle():
+        # Read before planning: a key changed while the cycle runs triggers the next one.
+        checked["generation"] = keys.generation
         try:
             report = service.run_cycle()
         except deliveries.CycleRunning as running:
@@ -45,9 +54,12 @@ def start(app) -> Callable[[], None]:
         run_guarded(cycle)
         while not stopping.is_set():
             timetable.run_pending()
+            if on_change and keys.generation != checked["generation"]:
+                run_guarded(cycle)
             # `schedule` keeps naive local times; astimezone() reads them as local before format_time makes UTC.
             service.scheduler["next_check"] = format_time(timetable.next_run.astimezone())
-            stopping.wait(min(MAX_IDLE_SECONDS, max(timetable.idle_seconds or 0, 0)))
+            idle = min(MAX_IDLE_SECONDS, CHANGE_POLL_SECONDS if on_change else MAX_IDLE_SECONDS)
+            stopping.wait(min(idle, max(timetable.idle_seconds or 0, 0)))
 
     timetable.every(minutes).minutes.do(run_guarded, cycle)
     thread = threading.Thread(target=loop, name="scimwatch-reminders", daemon=True)
