@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import re
 import stat
@@ -801,3 +802,62 @@ def test_markup_typed_into_any_field_is_shown_as_text_on_every_page(app, ui):
         for page in pages:
             assert payload not in page.text, page.request.path
         assert str(escape(payload)) in ui.get(f"/ui/keys/{key_id}").text
+
+
+# Import and export (DESIGN §16: "the UI has both")
+
+IMPORT_CSV = ("org_id,directory_name,identity_provider,expires_at,notify\r\n"
+              "acme,Okta EU,okta,2027-01-10,it@acme.example\r\n"
+              "acme,=Formula directory,entra,2027-02-10,\r\n")
+
+
+def upload(ui, content: str, name: str = "keys.csv", dry_run: bool = False):
+    data = {"file": (io.BytesIO(content.encode("utf-8")), name)}
+    if dry_run:
+        data["dry_run"] = "on"
+    return post(ui, "/ui/import", data, content_type="multipart/form-data")
+
+
+def test_a_key_file_imports_from_the_ui_dry_run_first(app, ui):
+    dry = upload(ui, IMPORT_CSV, dry_run=True)
+    assert dry.status_code == 200 and "Dry run, nothing was written: 2 created" in dry.text
+    assert state(app)["keys"] == []
+    done = upload(ui, IMPORT_CSV)
+    assert done.status_code == 200 and "Imported: 2 created, 0 updated, 0 unchanged." in done.text
+    assert sorted(key["directory_name"] for key in state(app)["keys"]) == ["=Formula directory", "Okta EU"]
+    exported = ui.get("/ui/export.csv")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert "attachment" in exported.headers["Content-Disposition"]
+    assert "'=Formula directory" in exported.get_data(as_text=True)
+    again = upload(ui, exported.get_data(as_text=True), "scimwatch-keys.csv")
+    assert "Imported: 0 created, 0 updated, 2 unchanged." in again.text
+
+
+def test_a_bad_key_file_lists_every_bad_row_escaped_and_changes_nothing(app, ui):
+    bad = "org_id,expires_at,label\r\nacme,2027-02-30,x\r\n,2027-01-01,<img src=x onerror=alert(1)>\r\n"
+    before = state(app)
+    answer = upload(ui, bad)
+    assert answer.status_code == 400
+    assert "Row 2: expires_at:" in answer.text and "Row 3: org_id: is required" in answer.text
+    assert "<img src=x" not in answer.text
+    assert state(app) == before
+    assert upload(ui, "{}", "keys.txt").status_code == 400
+
+
+def test_an_upload_without_a_session_or_a_csrf_token_reads_nothing_and_changes_nothing(app, client, ui):
+    before = state(app)
+    refused = ui.post("/ui/import", data={"file": (io.BytesIO(IMPORT_CSV.encode()), "k.csv")},
+                      content_type="multipart/form-data")
+    assert refused.status_code == 400
+    stranger = app.test_client().post("/ui/import", data={"file": (io.BytesIO(IMPORT_CSV.encode()), "k.csv")},
+                                      content_type="multipart/form-data")
+    assert stranger.status_code == 303 and "/ui/login" in stranger.headers["Location"]
+    assert state(app) == before
+
+
+def test_a_key_file_over_64_kib_still_imports_from_the_ui(app, ui):
+    rows = "".join(f"acme,Directory {number},okta,2027-01-10,it@acme.example\r\n" for number in range(1500))
+    content = "org_id,directory_name,identity_provider,expires_at,notify\r\n" + rows
+    assert len(content) > 64 * 1024
+    answer = upload(ui, content)
+    assert answer.status_code == 200 and "Imported: 1500 created" in answer.text

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..domain import tokens
+from ..domain.key_files import ImportInvalid
 from ..domain.keys import ValidationError, check_fields
 from ..notify import deliveries, mail_check
 from ..notify.mail import MailError
+from ..store import exchange
 from ..store.tokens import TokenNotFound
 from .ui_common import scimwatch, ui
 from .ui_keys import key_name
@@ -159,3 +162,44 @@ def preview_payload():
         org_id = None  # the select only offers recorded orgs; anything else previews them all
     payload = context.registry.banners_json(context.now(), org_id)
     return current_app.response_class(payload, mimetype="application/json")
+
+
+@ui.get("/import")
+def exchange_page():
+    """Import a CSV or JSON file of keys (all rows or none), or download every key as one."""
+    return render_template("ui/import.html", title="Import and export", result=None, problem=None, rows=[])
+
+
+@ui.post("/import")
+def import_file():
+    """Apply an uploaded key file through the API's own import: every row or none, a dry run on request."""
+    upload = request.files.get("file")
+    dry_run = request.form.get("dry_run") == "on"
+    media_type = {".csv": "text/csv", ".json": "application/json"}.get(
+        Path(upload.filename or "").suffix.lower()) if upload else None
+    if upload is None or not upload.filename:
+        return _import_page(400, "Choose a .csv or .json file to import.")
+    if media_type is None:
+        return _import_page(400, "The file must end in .csv or .json.")
+    context = scimwatch()
+    try:
+        result = exchange.import_keys(context.registry, upload.read(), media_type, context.now(), dry_run=dry_run)
+    except ImportInvalid as refused:
+        return _import_page(400, refused.message, refused.rows)
+    return render_template("ui/import.html", title="Import and export", result=result, problem=None, rows=[])
+
+
+def _import_page(status: int, problem: str, rows: list | None = None):
+    return render_template("ui/import.html", title="Import and export", result=None, problem=problem,
+                           rows=rows or []), status
+
+
+@ui.get("/export.<file_format>")
+def export_file(file_format):
+    """Download every key record as CSV (opens in spreadsheets) or JSON; importing it back changes nothing."""
+    if file_format not in exchange.FORMATS:
+        abort(404)
+    text = exchange.export_keys(scimwatch().registry, file_format)
+    stamp = scimwatch().now().strftime("%Y%m%d")
+    return current_app.response_class(text, mimetype=exchange.FORMATS[file_format], headers={
+        "Content-Disposition": f'attachment; filename="scimwatch-keys-{stamp}.{file_format}"'})

@@ -14,6 +14,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from ..domain import tokens
 from ..domain.times import format_time
+from ..store import exchange
 from .ui_common import UI_PREFIX, scimwatch, secure, ui, utc_text
 
 SESSION_HOURS = 12
@@ -187,9 +188,19 @@ def logout():
 PUBLIC_ENDPOINTS = frozenset({"ui.login", "ui.static"})
 
 
+# Forms that upload a whole key file (up to the import's limit, not the app's 64 KiB).
+LARGE_UPLOADS = frozenset({"ui.import_file"})
+
+
 @ui.before_request
 def guard():
     """Before every /ui/ view: check the CSRF token of a POST, then the session (else go to sign-in)."""
+    if request.method == "POST" and request.endpoint in LARGE_UPLOADS:
+        # A file bigger than the app's 64 KiB is read only for a signed-in admin (the CSRF check reads it).
+        if current_bearer() is None:
+            session.clear()
+            return redirect(url_for("ui.login"), 303)
+        request.max_content_length = exchange.MAX_IMPORT_BYTES
     if request.method == "POST":
         current_app.extensions["csrf"].protect()
     if request.endpoint in PUBLIC_ENDPOINTS:
