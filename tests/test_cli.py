@@ -117,7 +117,7 @@ def test_a_first_start_prints_an_admin_token_once_that_works(env):
     token = re.search(r"admin token: (\S+)", output).group(1)
     assert re.search(r"listening on http://127\.0\.0\.1:\d+", output)
     again, code, _ = first_start_output(env)
-    assert code == 0 and "admin token" not in again and token not in again
+    assert code == 0 and "SCIMWATCH admin token:" not in again and token not in again
     server = LiveServer(env["SCIMWATCH_DATA_DIR"], {"SCIMWATCH_ADMIN_TOKEN": ""})
     try:
         assert server.api("GET", "/api/v1/keys", token=token).status_code == 200
