@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -468,3 +469,22 @@ def test_the_cli_sync_says_how_to_turn_it_on_when_off(tmp_path, live_server):
         assert result.returncode == 1
         assert result.stderr.strip() == f"Error: {sync.NOT_CONFIGURED}"
 
+
+
+def test_the_dashboard_lists_untracked_directories_with_a_link_to_add_each_expiry(synced, stand_in):
+    stand_in.orgs[ORG_A].directories = [directory(1, "Okta <EU>"), directory(2, "Entra staff")]
+    synced.client.post("/api/v1/keys", headers=ADMIN, json={"org_id": ORG_A, "directory_id": "dir-2",
+                                                            "expires_at": "2027-01-01"})
+    synced.run()
+    ui = synced.app.test_client()
+    page = ui.get("/ui/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    assert ui.post("/ui/login", data={"token": ADMIN_TOKEN, "csrf_token": token}).status_code == 303
+
+    dashboard = ui.get("/ui/").get_data(as_text=True)
+
+    assert "Directories with no recorded SCIM expiry" in dashboard
+    assert "Okta &lt;EU&gt;" in dashboard and "Okta <EU>" not in dashboard and "Entra staff" not in dashboard
+    link = re.search(r'href="(/ui/keys/new\?[^"]+)"', dashboard).group(1).replace("&amp;", "&")
+    form = ui.get(link).get_data(as_text=True)
+    assert f'value="{ORG_A}"' in form and 'value="dir-1"' in form and 'value="Okta &lt;EU&gt;"' in form

@@ -9,6 +9,7 @@ from ..domain import expiry, runbook
 from ..domain.keys import EDITABLE_FIELDS, ValidationError
 from ..domain.times import format_time, parse_time
 from ..notify import deliveries
+from ..sync import service as sync_service
 from .ui_common import scimwatch, ui, utc_text
 from .ui_forms import field_errors, form_values, key_body
 
@@ -66,7 +67,9 @@ def dashboard():
                             "identity_provider": runbook.identity_provider(key["identity_provider"]).name})
     service = deliveries.service_for(current_app)
     failing = sum(1 for record in service.log.records.all() if record["status"] == "failed")
+    untracked = sync_service.service_for(current_app).state()["untracked"]
     return render_template("ui/dashboard.html", title="Keys", orgs=list(orgs.values()), counts=counts,
+                           untracked=untracked, org_url=runbook.org_url,
                            labels=SEVERITY_LABELS, health=service.health(), failing=failing,
                            settings=context.settings, now=format_time(now))
 
@@ -110,7 +113,10 @@ def record_values(key) -> dict[str, str]:
 def new_key():
     """Add a key: the API's fields and the API's validation, each message next to its field."""
     if request.method == "GET":
-        return _form_page({**dict.fromkeys(EDITABLE_FIELDS, ""), "identity_provider": "other", "kind": "scim"})
+        # A link may fill in what is already known (the dashboard's untracked directories); shown as text.
+        known = {name: request.args[name] for name in ("org_id", "directory_id", "directory_name")
+                 if name in request.args}
+        return _form_page({**dict.fromkeys(EDITABLE_FIELDS, ""), "identity_provider": "other", "kind": "scim", **known})
     context = scimwatch()
     try:
         key = context.registry.add(key_body(request.form, partial=False), context.now())
