@@ -31,7 +31,7 @@ MAX_BODY = 64 * 1024
 PUBLIC_HEALTH: dict[str, frozenset | None] = {
     "status": None, "service": None, "time": None, "started_at": None, "last_check": None,
     "db": frozenset({"status"}), "scheduler": frozenset({"status", "next_check"}),
-    "mail": frozenset({"status", "failing_since", "last_sent_at"}),
+    "mail": frozenset({"status", "failing_since", "last_sent_at"})
 }
 
 

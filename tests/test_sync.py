@@ -374,14 +374,16 @@ def test_without_a_keys_file_sync_is_off(client, admin):
     assert client.get("/api/v1/sync", headers=admin).get_json() == {"orgs": [], "untracked": []}
     refused = client.post("/api/v1/sync/run", headers=admin)
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "sync_not_configured"
-    assert client.get("/healthz").get_json()["sync"] == {"status": "off"}
+    assert client.get("/healthz", headers=admin).get_json()["sync"] == {"status": "off"}
 
 
 def test_healthz_counts_failing_orgs_and_untracked_directories_without_naming_them(synced, stand_in):
     stand_in.orgs[ORG_B].admin_key = "rotated-upstream"
     synced.run()
 
-    health = synced.client.get("/healthz").get_json()
+    # An admin sees the counts (a stranger not even those); nobody an org or directory name.
+    assert "sync" not in synced.client.get("/healthz").get_json()
+    health = synced.client.get("/healthz", headers=ADMIN).get_json()
 
     assert health["sync"] == {"status": "failing", "orgs": 2, "orgs_failing": 1, "untracked_directories": 1,
                               "every_hours": 6, "oldest_sync_at": "2026-11-29T09:00:00Z", "next_sync_at": None}
