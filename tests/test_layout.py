@@ -48,6 +48,8 @@ def test_the_import_contracts_hold_on_the_checkout():
     ("notify/deliveries.py", "from ..web import api", "rooms"),
     ("web/cors.py", "import tinydb", "tinydb"),
     ("notify/deliveries.py", "import yagmail", "yagmail"),
+    ("web/api.py", "import icalendar", "icalendar"),
+    ("domain/runbook.py", "import icalendar", "pure-domain"),
     ("web/api.py", "from .. import settings", "top"),
     ("sync/service.py", "import flask", "sync-no-flask"),
     ("sync/service.py", "from ..web import api", "rooms"),
