@@ -49,6 +49,7 @@ def test_the_import_contracts_hold_on_the_checkout():
     ("web/cors.py", "import tinydb", "tinydb"),
     ("notify/deliveries.py", "import yagmail", "yagmail"),
     ("web/api.py", "import icalendar", "icalendar"),
+    ("notify/deliveries.py", "import apprise", "apprise"),
     ("domain/runbook.py", "import icalendar", "pure-domain"),
     ("web/api.py", "from .. import settings", "top"),
     ("sync/service.py", "import flask", "sync-no-flask"),
