@@ -16,6 +16,7 @@ from .store.tokens import TokenBook
 from .sync import service as sync
 from .web import cors, errors, ui
 from .web.api import api
+from .web.calendar_api import calendar_api
 from .web.exchange_api import exchange_api
 from .web.json import InlineSafeJSONProvider
 from .web.public import public
@@ -125,6 +126,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     app.register_blueprint(tokens_api)
     app.register_blueprint(exchange_api)
     app.register_blueprint(sync_api)
+    app.register_blueprint(calendar_api)
     ui.register(app)
     # The reminder service is made here; its scheduler thread starts only in `python -m server`.
     deliveries.install(app)

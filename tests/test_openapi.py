@@ -135,6 +135,15 @@ def test_real_answers_match_the_documented_schemas(api):
         ("get", "/api/v1/sync", client.get("/api/v1/sync", headers=ADMIN)),
         ("post", "/api/v1/sync/run", client.post("/api/v1/sync/run", headers=ADMIN)),
     ]
+    feed = client.get("/api/v1/calendar.ics", headers=ADMIN)
+    answers += [
+        ("get", "/api/v1/calendar.ics", feed),
+        ("get", "/api/v1/calendar.ics", client.get(f"/api/v1/calendar.ics?org_id=x&token={ADMIN_TOKEN}")),
+        ("get", "/api/v1/calendar.ics", client.get("/api/v1/calendar.ics", headers={
+            **ADMIN, "If-None-Match": feed.headers["ETag"]})),
+        ("get", "/api/v1/calendar.ics", client.get("/api/v1/calendar.ics?token=nope")),
+        ("get", "/api/v1/calendar.ics", client.get("/api/v1/calendar.ics?color=red", headers=ADMIN)),
+    ]
     made = client.post("/api/v1/tokens", headers=ADMIN, json={"scope": "metrics"}).get_json()
     check(client.delete(f"/api/v1/tokens/{made['id']}", headers=ADMIN), "delete", "/api/v1/tokens/{token_id}",
           exercised)

@@ -96,8 +96,9 @@ def register(app: Flask) -> None:
     @app.after_request
     def protocol_edges(response: Response) -> Response:
         # Werkzeug's routing redirects (RequestRedirect, e.g. for a missing trailing slash) bypass the
-        # error handlers and answer an HTML page: under /api/ every answer is JSON.
-        if (response.status_code >= 300 and response.mimetype != "application/json"
+        # error handlers and answer an HTML page: under /api/ every answer is JSON. A 304 (the calendar
+        # feed's revalidation) has no body at all, so it passes as it is.
+        if (response.status_code >= 300 and response.status_code != 304 and response.mimetype != "application/json"
                 and request.path.lstrip("/").startswith("api/")):
             location = response.headers.get("Location")
             message = f"this resource is at {location}" if location else _HTTP_MESSAGES.get(

@@ -1,0 +1,108 @@
+"""Apprise channels (DESIGN §14): the tagged configuration, per-service results, no secret in errors or logs."""
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import threading
+
+import pytest
+
+from server.notify.channels import ChannelConfigError, Channels
+
+SECRET = "T000SECRET/B000SECRET"
+
+
+class Receiver:
+    """A real local HTTP endpoint that answers the codes it is given, then 200, and keeps what it got."""
+
+    def __init__(self, codes=()):
+        self.codes, self.received = list(codes), []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((self.path, json.loads(body)))
+                self.send_response(receiver.codes.pop(0) if receiver.codes else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = Receiver()
+    yield made
+    made.stop()
+
+
+def test_a_yaml_config_gives_tags_and_service_names_and_sends_markdown(tmp_path, receiver):
+    config = tmp_path / "apprise.yml"
+    config.write_text(f"version: 1\nurls:\n  - {receiver.url}/ops/{SECRET}:\n      - tag: ops\n"
+                      f"  - {receiver.url}/sec/{SECRET}:\n      - tag: ops, security\n", encoding="utf-8")
+    channels = Channels(config)
+    assert channels.tags == ["ops", "security"]
+    assert channels.describe() == [{"tag": "ops", "services": ["JSON", "JSON"]},
+                                   {"tag": "security", "services": ["JSON"]}]
+    assert SECRET not in repr(channels.describe())
+    results = channels.send("security", "Okta production: SCIM API key expires in 2 days", "**Rotate** it")
+    assert [(result.service, result.sent) for result in results] == [("JSON", True)]
+    assert [(path, body["title"]) for path, body in receiver.received] == [
+        (f"/sec/{SECRET}", "Okta production: SCIM API key expires in 2 days")]
+
+
+def test_each_service_of_a_tag_reports_its_own_result(tmp_path):
+    failing, working = Receiver([500]), Receiver()
+    try:
+        config = tmp_path / "apprise.txt"
+        config.write_text(f"ops={failing.url}/a\nops={working.url}/b\n", encoding="utf-8")
+        results = Channels(config).send("ops", "title", "body")
+        assert [result.sent for result in results] == [False, True]
+        assert len(failing.received) == 1 and len(working.received) == 1
+    finally:
+        failing.stop()
+        working.stop()
+
+
+@pytest.mark.parametrize("text", [
+    "version: 1\nurls: [ : : oops " + SECRET + "\n",      # YAML that does not parse
+    f"ops=json://127.0.0.1:9/{SECRET}\nnot a url at all {SECRET}\n",  # a text line Apprise skips
+    "",                                                    # nothing in it
+    f"json://127.0.0.1:9/{SECRET}\n",                      # a URL without a tag is never used
+])
+def test_a_config_that_does_not_parse_is_refused_naming_the_file_never_its_lines(tmp_path, caplog, text):
+    config = tmp_path / "apprise.conf"
+    config.write_text(text, encoding="utf-8")
+    with caplog.at_level(logging.DEBUG), pytest.raises(ChannelConfigError) as refused:
+        Channels(config)
+    assert str(config) in str(refused.value) and "SCIMWATCH_APPRISE_CONFIG" in str(refused.value)
+    assert SECRET not in str(refused.value) and SECRET not in caplog.text
+
+
+def test_a_missing_file_is_refused_naming_it(tmp_path):
+    with pytest.raises(ChannelConfigError, match=r"apprise\.yml is not a readable file"):
+        Channels(tmp_path / "apprise.yml")
+
+
+def test_no_secret_reaches_the_log_while_sending(tmp_path, caplog):
+    failing = Receiver([500])
+    try:
+        config = tmp_path / "apprise.txt"
+        config.write_text(f"ops={failing.url}/{SECRET}\n", encoding="utf-8")
+        channels = Channels(config)
+        with caplog.at_level(logging.DEBUG):
+            assert [result.sent for result in channels.send("ops", "t", "b")] == [False]
+        assert SECRET not in caplog.text
+    finally:
+        failing.stop()
