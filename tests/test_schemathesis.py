@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from conftest import ADMIN_TOKEN, ROOT
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.checks import CHECKS, load_all_checks, positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
 
 from server import create_app
@@ -72,7 +72,11 @@ def close_the_app():
 
 @schema.parametrize()
 def test_the_server_does_what_its_description_says(case):
-    case.call_and_validate()
+    # An import file's rows follow the key rules, which a schema for a text/csv body cannot state: a
+    # generated "valid" file is any text, so it may be refused. Every other check still runs on import;
+    # its row rules are tested in tests/test_import_export.py.
+    excluded = [positive_data_acceptance] if case.operation.path == "/api/v1/import" else []
+    case.call_and_validate(excluded_checks=excluded)
 
 
 def test_chains_of_calls_keep_to_the_description():
