@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..domain import jsontext, keys
+from ..domain import jsontext, keys, observations
 from ..domain.banners import at_least, banner_payload, summary
 from ..domain.times import DAY, format_time, parse_time
 from .storage import Store, thaw
@@ -65,6 +65,27 @@ class Registry:
         rotated_at, expires_at = keys.check_rotation(data, now)
         with self.store.write_lock():
             record = keys.rotated_key(self.get(key_id), rotated_at, expires_at, now)
+            if not self.keys.replace(record):
+                raise KeyNotFound(key_id)
+        return record
+
+    def observe(self, data, now: datetime) -> tuple[str, dict]:
+        """Record what a directory page showed (§13); return (result, the key record as stored)."""
+        seen = observations.check_observation(data)
+        with self.store.write_lock():
+            match = observations.find_match(self.keys.all(), seen)
+            result, record = observations.apply(None if match is None else thaw(match), seen, now)
+            if match is None:
+                self.keys.insert(record)
+            elif not self.keys.replace(record):
+                raise KeyNotFound(record["id"])
+        return result, record
+
+    def acknowledge(self, key_id: str, data, now: datetime) -> dict:
+        """Note who is on a key (§14); return the new record."""
+        by = keys.check_acknowledgement(data)
+        with self.store.write_lock():
+            record = keys.acknowledged_key(self.get(key_id), by, now)
             if not self.keys.replace(record):
                 raise KeyNotFound(key_id)
         return record
