@@ -66,6 +66,7 @@ class Item:
     when: str
     url: str
     group: str
+    acknowledged: str = ""
 
 
 def _item(item: DigestItem, now: datetime) -> Item:
@@ -83,7 +84,8 @@ def _item(item: DigestItem, now: datetime) -> Item:
     return Item(severity=item.severity or "info", name=banners.directory_name(key),
                 org=key.get("org_name") or key["org_id"], provider=provider, when=when,
                 url=banners.action_url(key),
-                group=key.get("identity_provider", "other") if kind == "scim" else kind)
+                group=key.get("identity_provider", "other") if kind == "scim" else kind,
+                acknowledged=banners.acknowledgement_text(key))
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,8 @@ def text_body(digest: Digest, items: list[Item], sections: list[Section]) -> str
     for facts in items:
         lines += [f"{palette.style(facts.severity).label.upper():<9} {facts.name} · {facts.org} · {facts.provider}",
                   f"{'':<9} {facts.when}", f"{'':<9} {facts.url}"]
+        if facts.acknowledged:
+            lines.append(f"{'':<9} {facts.acknowledged}")
     for section in sections:
         lines += ["", section.heading]
         lines += [f"{number}) {step}" for number, step in section.steps]
@@ -182,7 +186,9 @@ def html_body(digest: Digest, items: list[Item], sections: list[Section]) -> str
         f'{SURFACE.border}">{_lozenge(facts.severity)}</td>'
         f'<td valign="top" style="{CELL};padding:8px 0;border-top:1px solid {SURFACE.border}">'
         f'<a href="{e(facts.url)}" style="color:{SURFACE.link};font-weight:bold">{e(facts.name)}</a> '
-        f'<span style="{muted}">· {e(facts.org)} · {e(facts.provider)}</span><br>{e(facts.when)}</td></tr>'
+        f'<span style="{muted}">· {e(facts.org)} · {e(facts.provider)}</span><br>{e(facts.when)}'
+        + (f'<br><span style="{muted}">{e(facts.acknowledged)}</span>' if facts.acknowledged else "")
+        + '</td></tr>'
         for facts in items)
     steps = "".join(
         f'<tr><td colspan="2" style="{CELL};padding:14px 0 4px"><strong>{e(section.heading)}</strong></td></tr>'
