@@ -160,6 +160,8 @@ def test_real_answers_match_the_documented_schemas(api):
         check(response, method, path, exercised)
     assert len(client.get("/api/v1/banners", headers=ADMIN).get_json()["banners"]) >= 2
     assert client.get("/api/v1/deliveries", headers=ADMIN).get_json()["deliveries"]
+    check(client.get("/r/anything"), "get", "/r/{token}", exercised)
+    check(client.post("/r/anything", data={"expires_at": "2027-01-01"}), "post", "/r/{token}", exercised)
     assert exercised == operations
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import bisect
 import builtins
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,6 +33,8 @@ class Registry:
         self._by_expiry: list = []
         self._by_org: dict[str, list] = {}
         self._banner_cache: dict = {}
+        # Set when SCIMWATCH_PUBLIC_URL is: (key, purpose) -> a signed one-click link (§15).
+        self.link_for: Callable[[Mapping, str], str] | None = None
 
     def list(self, org_id: str | None = None) -> builtins.list[dict]:
         """Return key records, soonest expiry first, optionally of one org."""
@@ -128,8 +131,12 @@ class Registry:
             cutoff = bisect.bisect_right(records, format_time(now + BANNER_HORIZON), key=lambda r: r["expires_at"])
             candidates = [r for r in records[:cutoff] if not directory_id or r.get("directory_id") == directory_id]
             next_arrival = parse_time(records[cutoff]["expires_at"]) - BANNER_HORIZON if cutoff < len(records) else None
-            entry = _CachedBanners(generation, now, _banners_valid_until(candidates, now, next_arrival),
-                                   banner_payload(candidates, now)["banners"])
+            shown = banner_payload(candidates, now)["banners"]
+            if self.link_for is not None:
+                by_id = {record["id"]: record for record in candidates}
+                for banner in shown:
+                    banner["rotate_url"] = self.link_for(by_id[banner["key_id"]], "rotate")
+            entry = _CachedBanners(generation, now, _banners_valid_until(candidates, now, next_arrival), shown)
             if len(self._banner_cache) >= BANNER_CACHE_LIMIT:
                 self._banner_cache = {}
             self._banner_cache[(org_id, directory_id)] = entry
