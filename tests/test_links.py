@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
+import requests
 from conftest import ADMIN_TOKEN
 
 from server import create_app
@@ -195,3 +196,21 @@ def test_without_a_public_url_there_are_no_links(client, admin):
     banners = client.get("/api/v1/banners", headers=admin).get_json()["banners"]
     assert banners and "rotate_url" not in banners[0]
     assert client.get("/r/anything").status_code == 404
+
+
+def test_a_real_server_mails_a_link_that_records_the_rotation_once(live_server_factory):
+    server = live_server_factory(env={"SCIMWATCH_PUBLIC_URL": PUBLIC})
+    expires = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    key = server.add_key(org_id=ORG, directory_name="Okta", expires_at=expires, notify=["it@acme.example"])
+    assert server.api("POST", "/api/v1/reminders/run").status_code == 200
+    [mail] = list((server.data_dir / "outbox").glob("*.eml"))
+    text = message_from_bytes(mail.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    rotate = re.search(r"I regenerated it: (\S+)", text).group(1).replace(PUBLIC, server.url)
+    page = requests.get(rotate, timeout=10)
+    assert page.status_code == 200 and 'type="date"' in page.text
+    assert server.api("GET", f"/api/v1/keys/{key['id']}").json()["expires_at"] == key["expires_at"]
+    assert requests.post(rotate, data={"expires_at": "2027-11-30"}, timeout=10).status_code == 200
+    assert server.api("GET", f"/api/v1/keys/{key['id']}").json()["expires_at"] == "2027-11-30T00:00:00Z"
+    again = requests.post(rotate, data={"expires_at": "2028-11-30"}, timeout=10)
+    assert again.status_code == 409 and "Already recorded" in again.text
+    assert server.api("GET", f"/api/v1/keys/{key['id']}").json()["expires_at"] == "2027-11-30T00:00:00Z"
