@@ -214,3 +214,16 @@ def test_a_real_server_mails_a_link_that_records_the_rotation_once(live_server_f
     again = requests.post(rotate, data={"expires_at": "2028-11-30"}, timeout=10)
     assert again.status_code == 409 and "Already recorded" in again.text
     assert server.api("GET", f"/api/v1/keys/{key['id']}").json()["expires_at"] == "2027-11-30T00:00:00Z"
+
+
+def test_public_banners_carry_no_rotate_url(data_dir):
+    application = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "PUBLIC_URL": PUBLIC,
+                              "PUBLIC_BANNERS": "true"})
+    try:
+        client = application.test_client()
+        client.post("/api/v1/keys", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                    json={"org_id": ORG, "expires_at": (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")})
+        [banner] = client.get("/api/v1/banners").get_json()["banners"]
+        assert "rotate_url" not in banner
+    finally:
+        application.extensions["scimwatch"].close()

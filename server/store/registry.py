@@ -35,6 +35,8 @@ class Registry:
         self._banner_cache: dict = {}
         # Set when SCIMWATCH_PUBLIC_URL is: (key, purpose) -> a signed one-click link (§15).
         self.link_for: Callable[[Mapping, str], str] | None = None
+        # Banners carry rotate_url only when a token guards them: public banners would hand the link to anyone.
+        self.banner_links = False
 
     def list(self, org_id: str | None = None) -> builtins.list[dict]:
         """Return key records, soonest expiry first, optionally of one org."""
@@ -132,7 +134,7 @@ class Registry:
             candidates = [r for r in records[:cutoff] if not directory_id or r.get("directory_id") == directory_id]
             next_arrival = parse_time(records[cutoff]["expires_at"]) - BANNER_HORIZON if cutoff < len(records) else None
             shown = banner_payload(candidates, now)["banners"]
-            if self.link_for is not None:
+            if self.link_for is not None and self.banner_links:
                 by_id = {record["id"]: record for record in candidates}
                 for banner in shown:
                     banner["rotate_url"] = self.link_for(by_id[banner["key_id"]], "rotate")

@@ -118,6 +118,7 @@ def register(app: Flask) -> None:
     app.extensions[EXTENSION] = made
     if made is not None and made.enabled:
         context.registry.link_for = made.url
+        context.registry.banner_links = not context.settings["PUBLIC_BANNERS"]
     # The signed, single-use token is itself the CSRF guard: only whoever holds the link can post it, and a
     # cross-site form would need the token too. There is no session cookie here for a forged form to ride on.
     app.extensions["csrf"].exempt(links)
