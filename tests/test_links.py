@@ -227,3 +227,22 @@ def test_public_banners_carry_no_rotate_url(data_dir):
         assert "rotate_url" not in banner
     finally:
         application.extensions["scimwatch"].close()
+
+
+def test_the_link_secret_is_made_once_and_only_with_a_public_url(data_dir, linked, web, admin):
+    secret = (data_dir / "links.secret").read_bytes()
+    assert (data_dir / "links.secret").stat().st_mode & 0o077 == 0
+    key = a_key(web, admin)
+    path = link(linked, key)
+    linked.extensions["scimwatch"].close()
+    again = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "PUBLIC_URL": PUBLIC, "CLOCK": Clock()})
+    try:
+        assert (data_dir / "links.secret").read_bytes() == secret
+        assert again.test_client().get(path).status_code == 200
+    finally:
+        again.extensions["scimwatch"].close()
+
+
+def test_no_secret_file_without_a_public_url(client, data_dir):
+    assert client.get("/healthz").status_code == 200
+    assert not (data_dir / "links.secret").exists()

@@ -45,8 +45,9 @@ class Links:
             def get_timestamp(self) -> int:
                 return int(clock().timestamp())
 
-        self._serializer = URLSafeTimedSerializer(folder_secret(data_dir, SECRET_FILE), salt=_SALT,
-                                                  signer=ClockedSigner)
+        # The secret is made only where links are: a server without PUBLIC_URL adds no file to its folder.
+        secret = folder_secret(data_dir, SECRET_FILE) if self.enabled else secrets.token_bytes(32)
+        self._serializer = URLSafeTimedSerializer(secret, salt=_SALT, signer=ClockedSigner)
 
     @property
     def enabled(self) -> bool:
