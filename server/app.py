@@ -14,7 +14,7 @@ from .store.registry import Registry
 from .store.storage import Store
 from .store.tokens import TokenBook
 from .sync import service as sync
-from .web import cors, errors, ui
+from .web import cors, errors, links, ui
 from .web.api import api
 from .web.calendar_api import calendar_api
 from .web.exchange_api import exchange_api
@@ -128,6 +128,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     app.register_blueprint(sync_api)
     app.register_blueprint(calendar_api)
     ui.register(app)
+    links.register(app)  # after the UI: it exempts its route from the UI's CSRF check
     # The reminder service is made here; its scheduler thread starts only in `python -m server`.
     deliveries.install(app)
     # The same for the Atlassian sync: its periodic thread starts only in `python -m server`.

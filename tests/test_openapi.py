@@ -77,6 +77,17 @@ def check(response, method: str, path: str, exercised: set) -> None:
         assert response.get_data() == b""
 
 
+def observation_answers(client):
+    """Each observation result (§13) and a refusal, in the order that makes them."""
+    org = "0b0b0b0b-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
+    body = {"org_id": org, "directory_id": "dir-obs", "directory_name": "Seen", "expires_at": "2027-03-01",
+            "page_url": f"https://admin.atlassian.com/o/{org}/user-provisioning/directory/dir-obs"}
+    path = "/api/v1/observations"
+    return [("post", path, client.post(path, headers=ADMIN, json={**body, "expires_at": expires}))
+            for expires in ("2027-03-01", "2027-03-01", "2028-03-01", "2027-06-01")] + [
+        ("post", path, client.post(path, headers=ADMIN, json={**body, "page_url": "https://evil.example/"}))]
+
+
 def test_real_answers_match_the_documented_schemas(api):
     client, exercised = api.test_client(), set()
     operations = {operation["operationId"] for item in SPEC["paths"].values()
@@ -133,6 +144,13 @@ def test_real_answers_match_the_documented_schemas(api):
                                                content_type="text/csv")),
         ("post", "/api/v1/import", client.post("/api/v1/import", headers=ADMIN, data="x", content_type="text/plain")),
         ("get", "/api/v1/sync", client.get("/api/v1/sync", headers=ADMIN)),
+        *observation_answers(client),
+        ("post", key + "/acknowledge", client.post(f"/api/v1/keys/{created[0]}/acknowledge", headers=ADMIN,
+                                                   json={"by": "Alice"})),
+        ("post", key + "/acknowledge", client.post(f"/api/v1/keys/{created[0]}/acknowledge", headers=ADMIN,
+                                                   json={"by": ""})),
+        ("post", key + "/acknowledge", client.post("/api/v1/keys/nope/acknowledge", headers=ADMIN,
+                                                   json={"by": "Alice"})),
         ("post", "/api/v1/sync/run", client.post("/api/v1/sync/run", headers=ADMIN)),
     ]
     feed = client.get("/api/v1/calendar.ics", headers=ADMIN)
@@ -151,6 +169,8 @@ def test_real_answers_match_the_documented_schemas(api):
         check(response, method, path, exercised)
     assert len(client.get("/api/v1/banners", headers=ADMIN).get_json()["banners"]) >= 2
     assert client.get("/api/v1/deliveries", headers=ADMIN).get_json()["deliveries"]
+    check(client.get("/r/anything"), "get", "/r/{token}", exercised)
+    check(client.post("/r/anything", data={"expires_at": "2027-01-01"}), "post", "/r/{token}", exercised)
     assert exercised == operations
 
 

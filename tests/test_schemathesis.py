@@ -44,9 +44,18 @@ def rotation_is_possible(body) -> bool:
     return rotated_at < expires_at and expires_at.year <= 2999
 
 
+def observation_is_possible(body) -> bool:
+    """The rule the Observation description states in words: page_url is inside the body's own org."""
+    if not isinstance(body, dict) or not isinstance(body.get("page_url"), str):
+        return True
+    return body["page_url"].startswith(f"https://admin.atlassian.com/o/{body.get('org_id')}/")
+
+
 def is_possible(case) -> bool:
-    """Whether a case is possible: a schema-valid rotation must also keep the cross-field rule."""
+    """Whether a case is possible: a schema-valid rotation or observation must also keep its cross-field rule."""
     positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if positive and case.operation.path == "/api/v1/observations":
+        return observation_is_possible(case.body)
     return not (positive and case.operation.path.endswith("/rotate")) or rotation_is_possible(case.body)
 
 

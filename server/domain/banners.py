@@ -78,6 +78,15 @@ def message(key, severity: str) -> str:
             "users, so leavers would keep access. Rotate the key before then.")
 
 
+def acknowledgement_text(key) -> str:
+    """Return 'Alice is on it since 3 Dec' for an acknowledged key (DESIGN §14), else ''."""
+    by, at = key.get("acknowledged_by"), key.get("acknowledged_at")
+    if not by or not at:
+        return ""
+    moment = parse_time(at)
+    return f"{by} is on it since {moment.day} {MONTHS[moment.month - 1]}"
+
+
 def action_url(key) -> str:
     """Return where the fix happens: the directory's own page once observations record it (§13), else the org."""
     return key.get("page_url") or runbook.org_url(key["org_id"])
@@ -101,7 +110,7 @@ def banner_for(key, now: datetime) -> dict | None:
         "key_id": key["id"],
         "severity": level,
         "title": title(key, expires_at, now),
-        "message": message(key, level),
+        "message": " ".join(filter(None, (message(key, level), _sentence(acknowledgement_text(key))))),
         "org_id": key["org_id"],
         "org_name": key.get("org_name", ""),
         "directory_id": key.get("directory_id", ""),
@@ -120,7 +129,15 @@ def banner_for(key, now: datetime) -> dict | None:
     }
     if key.get("page_url"):
         banner["page_url"] = key["page_url"]
+    # Shown, never a reason to hide: an acknowledged key keeps its severity and reminders.
+    if acknowledgement_text(key):
+        banner["acknowledged_by"] = key["acknowledged_by"]
+        banner["acknowledged_at"] = key["acknowledged_at"]
     return banner
+
+
+def _sentence(text: str) -> str:
+    return f"{text}." if text else ""
 
 
 def at_least(banners: list[dict], min_severity: str) -> list[dict]:
@@ -130,6 +147,12 @@ def at_least(banners: list[dict], min_severity: str) -> list[dict]:
 
 
 def _summary_phrase(banner: dict) -> str:
+    acknowledged = acknowledgement_text(banner)
+    phrase = _plain_summary_phrase(banner)
+    return f"{phrase}, {acknowledged}" if acknowledged else phrase
+
+
+def _plain_summary_phrase(banner: dict) -> str:
     name = directory_name(banner)
     relative = banner["relative_text"]
     if banner["severity"] == "expired":

@@ -25,7 +25,9 @@ from . import keys
 EXPORT_ONLY = ("source", "upstream_id", "removed_upstream", "created_at", "updated_at", "rotated_at")
 CSV_COLUMNS = ("id", *keys.EDITABLE_FIELDS, *EXPORT_ONLY)
 # Read by people, ignored on import; JSON also carries the rotation history.
-IGNORED_ON_IMPORT = frozenset({*EXPORT_ONLY, "history"})
+# Observation and acknowledgement fields (§13, §14) ride along in a JSON export the same way.
+IGNORED_ON_IMPORT = frozenset({*EXPORT_ONLY, "history", "page_url", "last_seen_at", "acknowledged_by",
+                               "acknowledged_at"})
 LIST_SEPARATOR = ";"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ROW_LIMIT = 50_000
@@ -128,7 +130,7 @@ def to_json(records: Iterable[Mapping]) -> str:
 def _column_problem(name: str) -> str | None:
     if name.lower() in keys.SECRET_FIELDS:
         return keys.NEVER_STORED
-    if name not in CSV_COLUMNS and name != "history":
+    if name not in CSV_COLUMNS and name not in IGNORED_ON_IMPORT:
         return f"unknown column; known columns are {', '.join(CSV_COLUMNS)}"
     return None
 

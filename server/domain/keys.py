@@ -14,9 +14,11 @@ SECRET_FIELDS = frozenset({"api_key", "apikey", "key", "secret", "token", "value
 EDITABLE_FIELDS = ("org_id", "org_name", "directory_id", "directory_name", "identity_provider",
                    "kind", "label", "expires_at", "notify", "thresholds", "notes")
 # Set by the server and refused on input: `source` says where a record came from (api, ui, cli, extension,
-# import, atlassian); `upstream_id` and `removed_upstream` are the Atlassian sync's (DESIGN §16).
+# import, atlassian); `upstream_id` and `removed_upstream` are the Atlassian sync's (DESIGN §16);
+# `page_url` and `last_seen_at` come from observations (§13), `acknowledged_*` from an acknowledgement (§14).
 SERVER_FIELDS = frozenset({"id", "created_at", "updated_at", "rotated_at", "history", "source", "upstream_id",
-                           "removed_upstream"})
+                           "removed_upstream", "page_url", "last_seen_at", "acknowledged_by", "acknowledged_at"})
+ACKNOWLEDGEMENT_FIELDS = ("acknowledged_by", "acknowledged_at")
 SHORT_TEXT_LIMIT = 200
 NOTES_LIMIT = 2000
 NOTIFY_LIMIT = 50
@@ -192,6 +194,9 @@ def updated_key(record: dict, fields: dict, now: datetime) -> dict:
                 changed[name] = _OPTIONAL_DEFAULTS[name]
         else:
             changed[name] = value
+    # A directory page of one org is no deep link for another.
+    if changed["org_id"] != record["org_id"]:
+        changed.pop("page_url", None)
     changed["updated_at"] = format_time(now)
     return changed
 
@@ -234,4 +239,35 @@ def rotated_key(record: dict, rotated_at: str, expires_at: str, now: datetime) -
     changed["history"] = [*record.get("history", []),
                           {"rotated_at": rotated_at, "previous_expires_at": record["expires_at"]}]
     changed.update(rotated_at=rotated_at, expires_at=expires_at, updated_at=format_time(now))
+    # Someone being on it was about the old key; the new one starts clear.
+    for name in ACKNOWLEDGEMENT_FIELDS:
+        changed.pop(name, None)
+    return changed
+
+
+def check_acknowledgement(data) -> str:
+    """Validate an acknowledgement body {"by": name}; return the name (trimmed)."""
+    if not isinstance(data, dict):
+        raise ValidationError({"body": "must be a JSON object with by: who is on it"})
+    problems = {name: NEVER_STORED if name.lower() in SECRET_FIELDS else "unknown field; acknowledge accepts by"
+                for name in data if name != "by"}
+    if "by" not in data or data["by"] is None:
+        problems["by"] = "is required: the name of who is on it"
+    else:
+        try:
+            by = _name(data["by"])
+            if not by:
+                raise ValueError("must not be empty")
+        except ValueError as error:
+            problems["by"] = str(error)
+    if problems:
+        raise ValidationError(problems)
+    return by
+
+
+def acknowledged_key(record: dict, by: str, now: datetime) -> dict:
+    """Return the record noting who is on it since now; it silences nothing."""
+    changed = dict(record)
+    stamp = format_time(now)
+    changed.update(acknowledged_by=by, acknowledged_at=stamp, updated_at=stamp)
     return changed

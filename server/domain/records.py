@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from . import keys as key_rules
+from . import observations
 from .reminders import delivery_id
 from .times import EARLIEST_YEAR, LATEST_YEAR
 from .tokens import SCOPES
@@ -64,9 +65,32 @@ def keys(record) -> Problem:
         return next(iter(error.fields.items()))
     history = record["history"]
     if not isinstance(history, list) or not all(
-            isinstance(entry, dict) and not _time("", entry.get("rotated_at"))
+            isinstance(entry, dict) and not _time("", entry.get("rotated_at", entry.get("corrected_at")))
             and not _time("", entry.get("previous_expires_at")) for entry in history):
-        return "history", f"must be a list of {{rotated_at, previous_expires_at}}, each {_TIME_FORMAT}"
+        return ("history", "must be a list of {rotated_at or corrected_at, previous_expires_at}, "
+                f"each {_TIME_FORMAT}")
+    return _optional_key_fields(record)
+
+
+def _optional_key_fields(record: dict) -> Problem:
+    # Written by observations (§13) and acknowledgements (§14); records made before them lack them.
+    if "page_url" in record:
+        try:
+            observations.check_page_url(record["page_url"], record["org_id"])
+        except ValueError as error:
+            return "page_url", str(error)
+    for name in ("last_seen_at", "acknowledged_at"):
+        if name in record:
+            problem = _time(name, record[name])
+            if problem:
+                return problem
+    if "acknowledged_by" in record:
+        try:
+            key_rules.check_acknowledgement({"by": record["acknowledged_by"]})
+        except key_rules.ValidationError:
+            return "acknowledged_by", "must be a name of 1 to 200 characters without control characters"
+    if ("acknowledged_by" in record) != ("acknowledged_at" in record):
+        return "acknowledged_at", "acknowledged_by and acknowledged_at are written together"
     return None
 
 

@@ -158,7 +158,8 @@ class ReminderService:
                 for digest, message_id in digests:
                     try:
                         send(email_message.build(digest, sender=settings["MAIL_FROM"], now=now,
-                                                 message_id=message_id, public_url=settings["PUBLIC_URL"]))
+                                                 message_id=message_id, public_url=settings["PUBLIC_URL"],
+                                                 links=self.context.registry.link_for))
                         error = None
                     except MailError as failure:
                         error = str(failure)

@@ -6,6 +6,7 @@ import binascii
 import html
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -66,9 +67,12 @@ class Item:
     when: str
     url: str
     group: str
+    acknowledged: str = ""
+    rotate_url: str = ""
+    acknowledge_url: str = ""
 
 
-def _item(item: DigestItem, now: datetime) -> Item:
+def _item(item: DigestItem, now: datetime, links: Callable[[Mapping, str], str] | None = None) -> Item:
     key = item.key
     expires_at = parse_time(key["expires_at"])
     relative = banners.relative_text(expires_at, now)
@@ -83,7 +87,10 @@ def _item(item: DigestItem, now: datetime) -> Item:
     return Item(severity=item.severity or "info", name=banners.directory_name(key),
                 org=key.get("org_name") or key["org_id"], provider=provider, when=when,
                 url=banners.action_url(key),
-                group=key.get("identity_provider", "other") if kind == "scim" else kind)
+                group=key.get("identity_provider", "other") if kind == "scim" else kind,
+                acknowledged=banners.acknowledgement_text(key),
+                rotate_url=links(key, "rotate") if links else "",
+                acknowledge_url=links(key, "acknowledge") if links else "")
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,10 @@ def text_body(digest: Digest, items: list[Item], sections: list[Section]) -> str
     for facts in items:
         lines += [f"{palette.style(facts.severity).label.upper():<9} {facts.name} · {facts.org} · {facts.provider}",
                   f"{'':<9} {facts.when}", f"{'':<9} {facts.url}"]
+        if facts.acknowledged:
+            lines.append(f"{'':<9} {facts.acknowledged}")
+        if facts.rotate_url:
+            lines += [f"{'':<9} I regenerated it: {facts.rotate_url}", f"{'':<9} I'm on it: {facts.acknowledge_url}"]
     for section in sections:
         lines += ["", section.heading]
         lines += [f"{number}) {step}" for number, step in section.steps]
@@ -182,7 +193,12 @@ def html_body(digest: Digest, items: list[Item], sections: list[Section]) -> str
         f'{SURFACE.border}">{_lozenge(facts.severity)}</td>'
         f'<td valign="top" style="{CELL};padding:8px 0;border-top:1px solid {SURFACE.border}">'
         f'<a href="{e(facts.url)}" style="color:{SURFACE.link};font-weight:bold">{e(facts.name)}</a> '
-        f'<span style="{muted}">· {e(facts.org)} · {e(facts.provider)}</span><br>{e(facts.when)}</td></tr>'
+        f'<span style="{muted}">· {e(facts.org)} · {e(facts.provider)}</span><br>{e(facts.when)}'
+        + (f'<br><span style="{muted}">{e(facts.acknowledged)}</span>' if facts.acknowledged else "")
+        + (f'<br><a href="{e(facts.rotate_url)}" style="color:{SURFACE.link}">I regenerated it</a> · '
+           f'<a href="{e(facts.acknowledge_url)}" style="color:{SURFACE.link}">I\'m on it</a>'
+           if facts.rotate_url else "")
+        + '</td></tr>'
         for facts in items)
     steps = "".join(
         f'<tr><td colspan="2" style="{CELL};padding:14px 0 4px"><strong>{e(section.heading)}</strong></td></tr>'
@@ -252,16 +268,18 @@ def _base64_part(content_type: str, text: str) -> bytes:
             .encode() + body)
 
 
-def build(digest: Digest, *, sender: str, now: datetime, message_id: str, public_url: str = "") -> Email:
+def build(digest: Digest, *, sender: str, now: datetime, message_id: str, public_url: str = "",
+          links: Callable[[Mapping, str], str] | None = None) -> Email:
     """Return the digest email for one recipient as wire bytes: multipart/alternative, text then HTML.
 
     Written out directly rather than with email.message: the stdlib's header objects cost about
     2 ms per message, more than sending it (DESIGN §9 wants bursts near plain smtplib's rate).
     Every header value is one line (header_text), so no user text can reach the header block,
     and the boundary carries a random 128-bit token no body can guess. No link goes to a JSON
-    route: `public_url` is kept for the signed "I regenerated this key" links of DESIGN §15.
+    route: with `links` (set when PUBLIC_URL is), each item carries its signed "I regenerated it" and
+    "I'm on it" links of DESIGN §15.
     """
-    items = [_item(item, now) for item in digest.items]
+    items = [_item(item, now, links) for item in digest.items]
     sections = runbook_sections(digest, items)
     boundary = f"scimwatch-{uuid.uuid4().hex}"
     head = [_encoded_header("From", sender), _encoded_header("To", digest.recipient),

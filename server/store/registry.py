@@ -4,10 +4,11 @@ from __future__ import annotations
 import bisect
 import builtins
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..domain import jsontext, keys
+from ..domain import jsontext, keys, observations
 from ..domain.banners import at_least, banner_payload, summary
 from ..domain.times import DAY, format_time, parse_time
 from .storage import Store, thaw
@@ -32,6 +33,10 @@ class Registry:
         self._by_expiry: list = []
         self._by_org: dict[str, list] = {}
         self._banner_cache: dict = {}
+        # Set when SCIMWATCH_PUBLIC_URL is: (key, purpose) -> a signed one-click link (§15).
+        self.link_for: Callable[[Mapping, str], str] | None = None
+        # Banners carry rotate_url only when a token guards them: public banners would hand the link to anyone.
+        self.banner_links = False
 
     def list(self, org_id: str | None = None) -> builtins.list[dict]:
         """Return key records, soonest expiry first, optionally of one org."""
@@ -65,6 +70,27 @@ class Registry:
         rotated_at, expires_at = keys.check_rotation(data, now)
         with self.store.write_lock():
             record = keys.rotated_key(self.get(key_id), rotated_at, expires_at, now)
+            if not self.keys.replace(record):
+                raise KeyNotFound(key_id)
+        return record
+
+    def observe(self, data, now: datetime) -> tuple[str, dict]:
+        """Record what a directory page showed (§13); return (result, the key record as stored)."""
+        seen = observations.check_observation(data)
+        with self.store.write_lock():
+            match = observations.find_match(self.keys.all(), seen)
+            result, record = observations.apply(None if match is None else thaw(match), seen, now)
+            if match is None:
+                self.keys.insert(record)
+            elif not self.keys.replace(record):
+                raise KeyNotFound(record["id"])
+        return result, record
+
+    def acknowledge(self, key_id: str, data, now: datetime) -> dict:
+        """Note who is on a key (§14); return the new record."""
+        by = keys.check_acknowledgement(data)
+        with self.store.write_lock():
+            record = keys.acknowledged_key(self.get(key_id), by, now)
             if not self.keys.replace(record):
                 raise KeyNotFound(key_id)
         return record
@@ -107,8 +133,12 @@ class Registry:
             cutoff = bisect.bisect_right(records, format_time(now + BANNER_HORIZON), key=lambda r: r["expires_at"])
             candidates = [r for r in records[:cutoff] if not directory_id or r.get("directory_id") == directory_id]
             next_arrival = parse_time(records[cutoff]["expires_at"]) - BANNER_HORIZON if cutoff < len(records) else None
-            entry = _CachedBanners(generation, now, _banners_valid_until(candidates, now, next_arrival),
-                                   banner_payload(candidates, now)["banners"])
+            shown = banner_payload(candidates, now)["banners"]
+            if self.link_for is not None and self.banner_links:
+                by_id = {record["id"]: record for record in candidates}
+                for banner in shown:
+                    banner["rotate_url"] = self.link_for(by_id[banner["key_id"]], "rotate")
+            entry = _CachedBanners(generation, now, _banners_valid_until(candidates, now, next_arrival), shown)
             if len(self._banner_cache) >= BANNER_CACHE_LIMIT:
                 self._banner_cache = {}
             self._banner_cache[(org_id, directory_id)] = entry

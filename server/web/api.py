@@ -150,6 +150,23 @@ def rotate_key(key_id):
     return jsonify(context.registry.rotate(key_id, {} if body is NO_BODY else body, context.now()))
 
 
+@api.post("/keys/<key_id>/acknowledge")
+@require("admin")
+def acknowledge_key(key_id):
+    """Note who is on a key: later emails and banners say so; nothing is silenced."""
+    context = scimwatch()
+    return jsonify(context.registry.acknowledge(key_id, json_body(), context.now()))
+
+
+@api.post("/observations")
+@require("track")
+def observe():
+    """Record what a directory page in admin.atlassian.com showed: created, unchanged, rotated or corrected."""
+    context = scimwatch()
+    result, record = context.registry.observe(json_body(), context.now())
+    return jsonify(result=result, key=record), 201 if result == "created" else 200
+
+
 @api.get("/banners")
 @require("read", public_setting="PUBLIC_BANNERS")
 def banners():
