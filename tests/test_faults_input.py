@@ -20,7 +20,8 @@ VALID_KEY = {"org_id": "0d2c7c43-5c1e-4a55-9b49-0c0f5b0a1e21", "expires_at": "20
 # The routes that read a JSON body; other routes ignore a body, and a junk one must not break them either.
 BODY_ROUTES = {("POST", "/api/v1/keys"), ("PATCH", "/api/v1/keys/{key}"), ("POST", "/api/v1/keys/{key}/rotate"),
                ("POST", "/api/v1/keys/{key}/acknowledge"), ("POST", "/api/v1/observations")}
-PUBLIC_PATHS = ("/healthz", "/widget/scim-banner.js")
+# Routes whose good answer is not JSON: the widget script and the calendar feed (text/calendar).
+PUBLIC_PATHS = ("/healthz", "/widget/scim-banner.js", "/api/v1/calendar.ics")
 # The admin UI's pages and the signed links' pages answer HTML (tests/test_ui.py, tests/test_links.py).
 PAGE_PREFIX = ("/ui/", "/r/")
 
