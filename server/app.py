@@ -14,7 +14,7 @@ from .store.registry import Registry
 from .store.storage import Store
 from .store.tokens import TokenBook
 from .sync import service as sync
-from .web import cors, errors, ui
+from .web import cors, errors, metrics, ui
 from .web.api import api
 from .web.exchange_api import exchange_api
 from .web.json import InlineSafeJSONProvider
@@ -128,6 +128,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     ui.register(app)
     # The reminder service is made here; its scheduler thread starts only in `python -m server`.
     deliveries.install(app)
+    metrics.install(app)
     # The same for the Atlassian sync: its periodic thread starts only in `python -m server`.
     sync.install(app)
     return app

@@ -165,6 +165,7 @@ SETTINGS = (
             "when empty", _org_keys),
     Setting("ATLASSIAN_API_URL", "https://api.atlassian.com", "base URL of the Atlassian admin APIs the sync reads",
             _url),
+    Setting("METRICS_PUBLIC", "false", "serve /metrics without a token (else scope metrics or admin)", _bool),
     Setting("SYNC_HOURS", "6", "how often the Atlassian sync runs, in hours", _whole(1, 168)),
 )
 # Settings whose value may come from a file named by NAME_FILE (Docker secrets and the like).

@@ -93,6 +93,8 @@ def test_real_answers_match_the_documented_schemas(api):
     answers = [
         ("get", "/healthz", client.get("/healthz")),
         ("get", "/widget/scim-banner.js", client.get("/widget/scim-banner.js")),
+        ("get", "/metrics", client.get("/metrics", headers=ADMIN)),
+        ("get", "/metrics", client.get("/metrics")),
         ("get", "/api/v1/keys", client.get("/api/v1/keys", headers=ADMIN)),
         ("get", "/api/v1/keys", client.get("/api/v1/keys?org_id=x", headers=ADMIN)),
         ("get", "/api/v1/keys", client.get("/api/v1/keys")),

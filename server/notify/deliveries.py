@@ -17,6 +17,30 @@ EXTENSION = "scimwatch.reminders"
 # Outcomes are written at most this often during a send burst: one whole-file write per 100 ms,
 # so a crash re-sends at most about 100 ms worth of messages (a write per message would halve the rate).
 FLUSH_SECONDS = 0.1
+# Upper bounds (seconds) of the cycle-duration histogram in /metrics: a quiet check to a slow 1,000-email burst.
+CYCLE_BUCKETS = (0.05, 0.25, 1.0, 5.0, 15.0, 60.0, 300.0)
+
+
+class CycleStats:
+    """What finished cycles add up to since start: durations for a histogram, delivery attempts by outcome."""
+
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * len(CYCLE_BUCKETS)  # cumulative: cycles that took at most each bound
+        self.attempts = {"sent": 0, "failed": 0}
+        self.completed_at: datetime | None = None
+
+    def note(self, seconds: float, report: Mapping, finished: datetime) -> None:
+        """Add one finished (not dry) cycle."""
+        self.count += 1
+        self.seconds += seconds
+        for index, bound in enumerate(CYCLE_BUCKETS):
+            if seconds <= bound:
+                self.buckets[index] += 1
+        for outcome in self.attempts:
+            self.attempts[outcome] += report[outcome]
+        self.completed_at = finished
 
 
 class DeliveryLog:
@@ -85,6 +109,7 @@ class ReminderService:
         self._claim_lock = threading.Lock()
         self._cycle_started_at: datetime | None = None
         self.last_check: datetime | None = None
+        self.stats = CycleStats()
         self.scheduler: dict = {"status": "stopped"}
         self.mail: dict = {"status": "ok", "backend": self.transport.describe(), "last_error": None,
                            "failing_since": None, "last_sent_at": None, "outstanding": 0}
@@ -110,10 +135,13 @@ class ReminderService:
                     "due": [_describe(reminder, known.get(reminder.delivery_id))
                             for reminder in self._plan(known, now).due]}
         now = self._claim_cycle()
+        started = time.monotonic()
         try:
-            return self._run(now)
+            report = self._run(now)
+            self.stats.note(time.monotonic() - started, report, self.context.now())
         finally:
             self._cycle_lock.release()
+        return report
 
     def _claim_cycle(self) -> datetime:
         # Never wait: a caller waiting here holds a server thread for as long as the relay is slow.
