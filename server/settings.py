@@ -160,6 +160,8 @@ SETTINGS = (
     Setting("THRESHOLDS", "30,14,7,3,1", "reminder stages, days before expiry", _thresholds),
     Setting("EXPIRED_REPEAT_DAYS", "7", "after expiry, remind again every N days (0 = never)", _whole(0, 365)),
     Setting("CHECK_MINUTES", "15", "how often the scheduler checks, in minutes", _whole(1, 1440)),
+    Setting("ALERT_AFTER_HOURS", "24", "/healthz fails once mail has been failing this long, in hours",
+            _whole(1, 8760)),
     Setting("PUBLIC_URL", "", "base URL of this server, used for links in emails", _url),
     Setting("ATLASSIAN_KEYS_FILE", "", "file of ORG_ID=ORG_ADMIN_API_KEY lines (mode 600); Atlassian sync is off "
             "when empty", _org_keys),

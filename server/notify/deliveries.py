@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from ..domain import reminders
-from ..domain.times import format_time
+from ..domain.times import format_time, parse_time
 from ..store.storage import Store, thaw
 from . import email_message
 from .mail import MailError, transport_from_settings
@@ -211,8 +211,26 @@ class ReminderService:
                              failing_since=self.mail["failing_since"] or format_time(now))
 
     def health(self) -> dict:
-        """Return the reminder part of /healthz: scheduler, mail state and the last check."""
-        return {"scheduler": dict(self.scheduler), "mail": dict(self.mail),
+        """Return the reminder part of /healthz: scheduler (`stalled` past three intervals), mail and last check.
+
+        Only a running scheduler can stall: an app without one (tests, the CLI) runs cycles on request.
+        """
+        now, settings = self.context.now(), self.context.settings
+        scheduler, mail = dict(self.scheduler), dict(self.mail)
+        if scheduler["status"] == "running":
+            since = max(filter(None, (self.stats.completed_at, parse_time(scheduler["started_at"]))))
+            limit = 3 * settings["CHECK_MINUTES"] * 60
+            if (now - since).total_seconds() > limit:
+                scheduler.update(status="stalled", reason=(
+                    f"no reminder cycle has completed since {format_time(since)}, more than three check "
+                    f"intervals of {settings['CHECK_MINUTES']} minutes"))
+        mail["alert"] = False
+        if mail["failing_since"]:
+            hours = (now - parse_time(mail["failing_since"])).total_seconds() / 3600
+            if hours > settings["ALERT_AFTER_HOURS"]:
+                mail.update(alert=True, reason=f"mail has been failing for {hours:.0f} hours, longer than "
+                                               f"SCIMWATCH_ALERT_AFTER_HOURS={settings['ALERT_AFTER_HOURS']}")
+        return {"scheduler": scheduler, "mail": mail,
                 "last_check": format_time(self.last_check) if self.last_check else None}
 
 

@@ -153,6 +153,8 @@ class AtomicJSONStorage(Storage):
         # Per table, doc id -> (document, its JSON). Documents are never changed in place (Collection
         # replaces them), so a document that is still the same object still has the same JSON.
         self._encoded: dict[str, dict] = {}
+        # Why the last write was refused, until a write succeeds again (/healthz fails meanwhile).
+        self.failure: str | None = None
 
     def load(self) -> None:
         """Read and parse the data file once; refuse a file that does not parse."""
@@ -206,7 +208,9 @@ class AtomicJSONStorage(Storage):
             reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
                       errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
                 error.errno or 0, error.strerror or str(error))
-            raise WriteFailed(f"could not write data file {self.path}: {reason}; nothing was changed") from None
+            self.failure = f"could not write data file {self.path}: {reason}"
+            raise WriteFailed(f"{self.failure}; nothing was changed") from None
+        self.failure = None
         # The rename has happened: memory must follow the file even if making the rename durable fails.
         self._data = data
         try:
@@ -378,6 +382,11 @@ class Store:
     def data_file(self) -> Path:
         """Path of the TinyDB data file."""
         return self._storage.path
+
+    @property
+    def write_failure(self) -> str | None:
+        """Why the data folder refused the last write, or None once a write has succeeded since."""
+        return self._storage.failure
 
     def collection(self, name: str) -> Collection:
         """Return the collection (table) with this name."""
