@@ -159,6 +159,8 @@ SETTINGS = (
     Setting("NOTIFY", "", "comma-separated addresses added to every key's recipients", _emails),
     Setting("THRESHOLDS", "30,14,7,3,1", "reminder stages, days before expiry", _thresholds),
     Setting("EXPIRED_REPEAT_DAYS", "7", "after expiry, remind again every N days (0 = never)", _whole(0, 365)),
+    Setting("DELIVERY_RETENTION_DAYS", "400", "delivery records of removed keys and superseded expiries are "
+            "removed after this many days unchanged", _whole(1, 36500)),
     Setting("CHECK_MINUTES", "15", "how often the scheduler checks, in minutes", _whole(1, 1440)),
     Setting("ALERT_AFTER_HOURS", "24", "/healthz fails once mail has been failing this long, in hours",
             _whole(1, 8760)),

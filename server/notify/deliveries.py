@@ -9,6 +9,7 @@ from datetime import datetime
 
 from ..domain import reminders
 from ..domain.times import format_time, parse_time
+from ..store import retention
 from ..store.storage import Store, thaw
 from . import email_message
 from .mail import MailError, transport_from_settings
@@ -166,6 +167,8 @@ class ReminderService:
                    for digest, message_id in digests for reminder in digest.reminders}
         self.log.save([*pending.values(), *(cancelled_record(r, why, now) for r, why in plan.cancelled)])
         outcomes = self._send(digests, pending, now)
+        retention.prune_deliveries(self.log.records, self.context.registry.keys, now,
+                                   settings["DELIVERY_RETENTION_DAYS"])
         self.last_check = now
         self.mail["outstanding"] = sum(1 for r in outcomes if r["status"] == "failed")
         return {"dry_run": False, "sent": sum(1 for r in outcomes if r["status"] == "sent"),

@@ -336,6 +336,18 @@ class Collection:
             self._snapshot = None
             self._changed()
 
+    def remove_many(self, doc_ids) -> None:
+        """Delete the documents with these ids (unknown ones are skipped) in one write."""
+        with self._store.write_lock():
+            snapshot = self._index()
+            found = [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id in self._doc_ids]
+            if not found:
+                return
+            self._table.remove(doc_ids=[self._doc_ids[doc_id] for doc_id in found])
+            for doc_id in found:
+                del self._doc_ids[doc_id], snapshot[doc_id]
+            self._changed()
+
     def remove(self, doc_id: str) -> bool:
         """Delete a document by id; return False if there was none."""
         with self._store.write_lock():
