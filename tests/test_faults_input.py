@@ -19,7 +19,8 @@ VALID_KEY = {"org_id": "0d2c7c43-5c1e-4a55-9b49-0c0f5b0a1e21", "expires_at": "20
              "directory_name": "Okta directory", "identity_provider": "okta", "notify": ["it@example.com"]}
 # The routes that read a JSON body; other routes ignore a body, and a junk one must not break them either.
 BODY_ROUTES = {("POST", "/api/v1/keys"), ("PATCH", "/api/v1/keys/{key}"), ("POST", "/api/v1/keys/{key}/rotate")}
-PUBLIC_PATHS = ("/healthz", "/widget/scim-banner.js")
+# Routes whose answer is not JSON: health, the widget script and the Prometheus text of /metrics.
+PUBLIC_PATHS = ("/healthz", "/widget/scim-banner.js", "/metrics")
 # The admin UI's pages answer HTML (tests/test_ui.py holds them to their own rules).
 PAGE_PREFIX = "/ui/"
 

@@ -135,6 +135,8 @@ def test_real_answers_match_the_documented_schemas(api):
                                                content_type="text/csv")),
         ("post", "/api/v1/import", client.post("/api/v1/import", headers=ADMIN, data="x", content_type="text/plain")),
         ("get", "/api/v1/sync", client.get("/api/v1/sync", headers=ADMIN)),
+        ("get", "/api/v1/backup", client.get("/api/v1/backup", headers=ADMIN)),
+        ("get", "/api/v1/backup", client.get("/api/v1/backup")),
         ("post", "/api/v1/sync/run", client.post("/api/v1/sync/run", headers=ADMIN)),
     ]
     made = client.post("/api/v1/tokens", headers=ADMIN, json={"scope": "metrics"}).get_json()
