@@ -16,6 +16,8 @@ python3 -m venv .venv 2>/dev/null || { apt_install python3-venv && python3 -m ve
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 [ -x /usr/bin/chromium ] || apt_install chromium
 command -v npm >/dev/null || apt_install nodejs npm
+# tests/test_deploy.py checks deploy/scimwatch.service with systemd-analyze verify.
+command -v systemd-analyze >/dev/null || apt_install systemd
 # The extension's lint test runs web-ext, pinned in extension/package-lock.json.
 npm ci --prefix extension --no-audit --no-fund --loglevel=error
 

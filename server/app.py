@@ -14,7 +14,7 @@ from .store.registry import Registry
 from .store.storage import Store
 from .store.tokens import TokenBook
 from .sync import service as sync
-from .web import cors, errors, links, ui
+from .web import cors, errors, links, metrics, ui
 from .web.api import api
 from .web.calendar_api import calendar_api
 from .web.exchange_api import exchange_api
@@ -30,7 +30,7 @@ MAX_BODY = 64 * 1024
 # What /healthz shows without an admin token: states and times only. Hosts, paths and counts help an
 # attacker, and a relay's last error usually names recipients. A part maps to the members it may show.
 PUBLIC_HEALTH: dict[str, frozenset | None] = {
-    "status": None, "service": None, "time": None, "started_at": None, "last_check": None,
+    "status": None, "failing": None, "service": None, "time": None, "started_at": None, "last_check": None,
     "db": frozenset({"status"}), "scheduler": frozenset({"status", "next_check"}),
     "mail": frozenset({"status", "failing_since", "last_sent_at"})
 }
@@ -84,8 +84,17 @@ class Scimwatch:
                 "are not watched: fix each one, add it again, then delete its file"))
         report = {"status": db["status"], "service": "scimwatch", "time": format_time(self.now()),
                   "started_at": format_time(self.started_at), "db": db}
+        if self.store.write_failure:
+            db.update(status="failing", reason=f"{self.store.write_failure}; this clears when a write succeeds")
         for reporter in self.health_reporters:
             report.update(reporter())
+        # Short categories only: a stranger learns what is wrong, never the details (paths, relays).
+        failing = [category for category, found in (
+            ("data_folder_unwritable", db["status"] == "failing"),
+            ("reminders_stalled", report.get("scheduler", {}).get("status") == "stalled"),
+            ("mail_failing", report.get("mail", {}).get("alert"))) if found]
+        if failing:
+            report.update(status="failing", failing=failing)
         return report if detailed else _public_health(report)
 
     def close(self) -> None:
@@ -131,6 +140,7 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     links.register(app)  # after the UI: it exempts its route from the UI's CSRF check
     # The reminder service is made here; its scheduler thread starts only in `python -m server`.
     deliveries.install(app)
+    metrics.install(app)
     # The same for the Atlassian sync: its periodic thread starts only in `python -m server`.
     sync.install(app)
     return app

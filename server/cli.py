@@ -23,7 +23,7 @@ from .notify import scheduler
 from .notify.mail import OUTBOX_FOLDER
 from .store import exchange
 from .store.registry import KeyNotFound
-from .store.storage import StorageError, Store
+from .store.storage import DataFolderBusy, StorageError, Store, check_backup, write_file
 from .store.tokens import TokenNotFound
 from .sync import service as sync_service
 
@@ -145,6 +145,42 @@ def start_up_notes(config: dict) -> list[str]:
                      "Gmail junk or refuse mail whose sender and Message-ID domain is not a real domain; set it to "
                      "an address of your own domain")
     return notes
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file):
+    """Write a consistent copy of the data file to FILE (through the running server when there is one)."""
+    with access() as operations:
+        content = operations.backup()
+    target = file.resolve()
+    try:
+        write_file(target.parent, target.name, content)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {file}: {error.strerror or error}") from None
+    click.echo(f"backup written to {file} ({len(content)} bytes)")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def restore(file):
+    """Replace the data file with FILE, checked first; only while the server is stopped (keeps the old file)."""
+    config = load_settings()
+    try:
+        content = file.read_bytes()
+        check_backup(content, file)
+        store = Store(config["DATA_DIR"])
+    except DataFolderBusy:
+        raise click.ClickException("a server holds the data folder: stop it, then restore") from None
+    except (StorageError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        kept = store.restore(content, file)
+    except (StorageError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.close()
+    click.echo(f"restored {file}; the previous data file was kept as {kept}")
 
 
 @main.command()

@@ -161,6 +161,10 @@ class InProcess:
         """Run one Atlassian sync and return the sync state; raise SyncNotConfigured."""
         return sync.service_for(self.app).run()
 
+    def backup(self) -> bytes:
+        """Return one consistent copy of the data file."""
+        return self.context.store.snapshot()
+
     def close(self) -> None:
         """Release the data folder."""
         self.context.close()
@@ -217,6 +221,10 @@ class ThroughServer:
     def sync(self) -> dict:
         """Run one Atlassian sync in the server and return the sync state."""
         return self._call("POST", "/api/v1/sync/run")
+
+    def backup(self) -> bytes:
+        """Return one consistent copy of the data file, taken by the server under its store lock."""
+        return self._send("GET", "/api/v1/backup")
 
     def close(self) -> None:
         """Nothing to release: each call is one request."""

@@ -159,13 +159,18 @@ SETTINGS = (
     Setting("NOTIFY", "", "comma-separated addresses added to every key's recipients", _emails),
     Setting("THRESHOLDS", "30,14,7,3,1", "reminder stages, days before expiry", _thresholds),
     Setting("EXPIRED_REPEAT_DAYS", "7", "after expiry, remind again every N days (0 = never)", _whole(0, 365)),
+    Setting("DELIVERY_RETENTION_DAYS", "400", "delivery records of removed keys and superseded expiries are "
+            "removed after this many days unchanged", _whole(1, 36500)),
     Setting("CHECK_MINUTES", "15", "how often the scheduler checks, in minutes", _whole(1, 1440)),
     Setting("CHECK_ON_CHANGE", "true", "also check within a minute after a key is added or changed", _bool),
+    Setting("ALERT_AFTER_HOURS", "24", "/healthz fails once mail has been failing this long, in hours",
+            _whole(1, 8760)),
     Setting("PUBLIC_URL", "", "base URL of this server, used for links in emails", _url),
     Setting("ATLASSIAN_KEYS_FILE", "", "file of ORG_ID=ORG_ADMIN_API_KEY lines (mode 600); Atlassian sync is off "
             "when empty", _org_keys),
     Setting("ATLASSIAN_API_URL", "https://api.atlassian.com", "base URL of the Atlassian admin APIs the sync reads",
             _url),
+    Setting("METRICS_PUBLIC", "false", "serve /metrics without a token (else scope metrics or admin)", _bool),
     Setting("SYNC_HOURS", "6", "how often the Atlassian sync runs, in hours", _whole(1, 168)),
 )
 # Settings whose value may come from a file named by NAME_FILE (Docker secrets and the like).

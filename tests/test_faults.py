@@ -149,7 +149,9 @@ def check_writes_refused_and_reads_served(server, data_dir, key_id, reason: str)
     assert_refused_write(server.api("DELETE", f"/api/v1/keys/{key_id}"), reason)
     assert server.api("GET", f"/api/v1/keys/{key_id}").json()["label"] == "kept"
     assert server.api("GET", "/api/v1/banners", token="read").json()["banners"][0]["key_id"] == key_id
-    assert server.api("GET", "/healthz", token=None).status_code == 200
+    # A monitor is told (DESIGN §17): 503 until a write succeeds again.
+    health = server.api("GET", "/healthz", token=None)
+    assert (health.status_code, health.json()["failing"]) == (503, ["data_folder_unwritable"])
     assert (data_dir / DATA_FILE).read_bytes() == before
     assert sorted(path.name for path in data_dir.iterdir()
                   if path.name.startswith((DATA_FILE, TEMP_PREFIX + DATA_FILE))) == [DATA_FILE]

@@ -20,8 +20,9 @@ VALID_KEY = {"org_id": "0d2c7c43-5c1e-4a55-9b49-0c0f5b0a1e21", "expires_at": "20
 # The routes that read a JSON body; other routes ignore a body, and a junk one must not break them either.
 BODY_ROUTES = {("POST", "/api/v1/keys"), ("PATCH", "/api/v1/keys/{key}"), ("POST", "/api/v1/keys/{key}/rotate"),
                ("POST", "/api/v1/keys/{key}/acknowledge"), ("POST", "/api/v1/observations")}
-# Routes whose good answer is not JSON: the widget script and the calendar feed (text/calendar).
-PUBLIC_PATHS = ("/healthz", "/widget/scim-banner.js", "/api/v1/calendar.ics")
+# Routes whose good answer is not JSON: the widget script, the calendar feed (text/calendar) and the
+# Prometheus text of /metrics.
+PUBLIC_PATHS = ("/healthz", "/widget/scim-banner.js", "/api/v1/calendar.ics", "/metrics")
 # The admin UI's pages and the signed links' pages answer HTML (tests/test_ui.py, tests/test_links.py).
 PAGE_PREFIX = ("/ui/", "/r/")
 

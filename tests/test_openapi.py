@@ -104,6 +104,8 @@ def test_real_answers_match_the_documented_schemas(api):
     answers = [
         ("get", "/healthz", client.get("/healthz")),
         ("get", "/widget/scim-banner.js", client.get("/widget/scim-banner.js")),
+        ("get", "/metrics", client.get("/metrics", headers=ADMIN)),
+        ("get", "/metrics", client.get("/metrics")),
         ("get", "/api/v1/keys", client.get("/api/v1/keys", headers=ADMIN)),
         ("get", "/api/v1/keys", client.get("/api/v1/keys?org_id=x", headers=ADMIN)),
         ("get", "/api/v1/keys", client.get("/api/v1/keys")),
@@ -151,6 +153,8 @@ def test_real_answers_match_the_documented_schemas(api):
                                                    json={"by": ""})),
         ("post", key + "/acknowledge", client.post("/api/v1/keys/nope/acknowledge", headers=ADMIN,
                                                    json={"by": "Alice"})),
+        ("get", "/api/v1/backup", client.get("/api/v1/backup", headers=ADMIN)),
+        ("get", "/api/v1/backup", client.get("/api/v1/backup")),
         ("post", "/api/v1/sync/run", client.post("/api/v1/sync/run", headers=ADMIN)),
     ]
     feed = client.get("/api/v1/calendar.ics", headers=ADMIN)

@@ -17,7 +17,7 @@ from server import create_app
 from server.domain import keys, reminders, tokens
 from server.domain.times import DAY, format_time, utcnow
 from server.notify.deliveries import outcome_record, pending_record
-from server.store.storage import DATA_FILE, LOCK_FILE, DataFolderBusy, StorageError, Store, thaw
+from server.store.storage import DATA_FILE, LOCK_FILE, META_TABLE, DataFolderBusy, StorageError, Store, meta_table, thaw
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -311,7 +311,7 @@ def test_a_malformed_record_is_set_aside_and_every_other_record_still_watched(da
     assert entry["record"] == record and entry["table"] == table and entry["doc_id"] == doc_id
     assert entry["field"] == field and entry["reason"] and entry["quarantined_at"]
     on_disk = json.loads((data_dir / DATA_FILE).read_text())
-    assert on_disk == GOOD
+    assert on_disk == {**GOOD, META_TABLE: meta_table()}  # migrated from the old shape (DESIGN §17)
     client = app.test_client()
     assert_still_watching(client)
 
@@ -396,7 +396,7 @@ def test_unknown_tables_are_left_alone(data_dir):
     assert app.extensions["scimwatch"].store.quarantined == []
     assert app.test_client().get("/healthz").get_json()["status"] == "ok"
     app.extensions["scimwatch"].close()
-    assert json.loads((data_dir / DATA_FILE).read_text()) == tables
+    assert json.loads((data_dir / DATA_FILE).read_text()) == {**tables, META_TABLE: meta_table()}
 
 
 def test_a_table_that_is_not_an_object_stops_start_up_naming_it_and_is_left_alone(data_dir):

@@ -233,11 +233,15 @@ def check_rotation(data, now: datetime) -> tuple[str, str]:
     return format_time(rotated_at), format_time(expires_at)
 
 
+# A key rotated yearly for decades keeps its last 20 rotations: the record's size stays bounded (DESIGN §17).
+HISTORY_LIMIT = 20
+
+
 def rotated_key(record: dict, rotated_at: str, expires_at: str, now: datetime) -> dict:
-    """Return the record after a rotation, remembering the previous expiry in its history."""
+    """Return the record after a rotation, remembering the previous expiry in its (capped) history."""
     changed = dict(record)
     changed["history"] = [*record.get("history", []),
-                          {"rotated_at": rotated_at, "previous_expires_at": record["expires_at"]}]
+                          {"rotated_at": rotated_at, "previous_expires_at": record["expires_at"]}][-HISTORY_LIMIT:]
     changed.update(rotated_at=rotated_at, expires_at=expires_at, updated_at=format_time(now))
     # Someone being on it was about the old key; the new one starts clear.
     for name in ACKNOWLEDGEMENT_FIELDS:

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from ..domain import reminders
-from ..domain.times import format_time
+from ..domain.times import format_time, parse_time
+from ..store import retention
 from ..store.storage import Store, thaw
 from . import email_message
 from .mail import MailError, transport_from_settings
@@ -17,6 +18,30 @@ EXTENSION = "scimwatch.reminders"
 # Outcomes are written at most this often during a send burst: one whole-file write per 100 ms,
 # so a crash re-sends at most about 100 ms worth of messages (a write per message would halve the rate).
 FLUSH_SECONDS = 0.1
+# Upper bounds (seconds) of the cycle-duration histogram in /metrics: a quiet check to a slow 1,000-email burst.
+CYCLE_BUCKETS = (0.05, 0.25, 1.0, 5.0, 15.0, 60.0, 300.0)
+
+
+class CycleStats:
+    """What finished cycles add up to since start: durations for a histogram, delivery attempts by outcome."""
+
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * len(CYCLE_BUCKETS)  # cumulative: cycles that took at most each bound
+        self.attempts = {"sent": 0, "failed": 0}
+        self.completed_at: datetime | None = None
+
+    def note(self, seconds: float, report: Mapping, finished: datetime) -> None:
+        """Add one finished (not dry) cycle."""
+        self.count += 1
+        self.seconds += seconds
+        for index, bound in enumerate(CYCLE_BUCKETS):
+            if seconds <= bound:
+                self.buckets[index] += 1
+        for outcome in self.attempts:
+            self.attempts[outcome] += report[outcome]
+        self.completed_at = finished
 
 
 class DeliveryLog:
@@ -85,6 +110,7 @@ class ReminderService:
         self._claim_lock = threading.Lock()
         self._cycle_started_at: datetime | None = None
         self.last_check: datetime | None = None
+        self.stats = CycleStats()
         self.scheduler: dict = {"status": "stopped"}
         self.mail: dict = {"status": "ok", "backend": self.transport.describe(), "last_error": None,
                            "failing_since": None, "last_sent_at": None, "outstanding": 0}
@@ -110,10 +136,13 @@ class ReminderService:
                     "due": [_describe(reminder, known.get(reminder.delivery_id))
                             for reminder in self._plan(known, now).due]}
         now = self._claim_cycle()
+        started = time.monotonic()
         try:
-            return self._run(now)
+            report = self._run(now)
+            self.stats.note(time.monotonic() - started, report, self.context.now())
         finally:
             self._cycle_lock.release()
+        return report
 
     def _claim_cycle(self) -> datetime:
         # Never wait: a caller waiting here holds a server thread for as long as the relay is slow.
@@ -138,6 +167,8 @@ class ReminderService:
                    for digest, message_id in digests for reminder in digest.reminders}
         self.log.save([*pending.values(), *(cancelled_record(r, why, now) for r, why in plan.cancelled)])
         outcomes = self._send(digests, pending, now)
+        retention.prune_deliveries(self.log.records, self.context.registry.keys, now,
+                                   settings["DELIVERY_RETENTION_DAYS"])
         self.last_check = now
         self.mail["outstanding"] = sum(1 for r in outcomes if r["status"] == "failed")
         return {"dry_run": False, "sent": sum(1 for r in outcomes if r["status"] == "sent"),
@@ -184,8 +215,26 @@ class ReminderService:
                              failing_since=self.mail["failing_since"] or format_time(now))
 
     def health(self) -> dict:
-        """Return the reminder part of /healthz: scheduler, mail state and the last check."""
-        return {"scheduler": dict(self.scheduler), "mail": dict(self.mail),
+        """Return the reminder part of /healthz: scheduler (`stalled` past three intervals), mail and last check.
+
+        Only a running scheduler can stall: an app without one (tests, the CLI) runs cycles on request.
+        """
+        now, settings = self.context.now(), self.context.settings
+        scheduler, mail = dict(self.scheduler), dict(self.mail)
+        if scheduler["status"] == "running":
+            since = max(filter(None, (self.stats.completed_at, parse_time(scheduler["started_at"]))))
+            limit = 3 * settings["CHECK_MINUTES"] * 60
+            if (now - since).total_seconds() > limit:
+                scheduler.update(status="stalled", reason=(
+                    f"no reminder cycle has completed since {format_time(since)}, more than three check "
+                    f"intervals of {settings['CHECK_MINUTES']} minutes"))
+        mail["alert"] = False
+        if mail["failing_since"]:
+            hours = (now - parse_time(mail["failing_since"])).total_seconds() / 3600
+            if hours > settings["ALERT_AFTER_HOURS"]:
+                mail.update(alert=True, reason=f"mail has been failing for {hours:.0f} hours, longer than "
+                                               f"SCIMWATCH_ALERT_AFTER_HOURS={settings['ALERT_AFTER_HOURS']}")
+        return {"scheduler": scheduler, "mail": mail,
                 "last_check": format_time(self.last_check) if self.last_check else None}
 
 

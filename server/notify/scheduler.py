@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import schedule
 
-from ..domain.times import format_time, utcnow
+from ..domain.times import format_time
 from . import deliveries
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,9 @@ def start(app) -> Callable[[], None]:
 
     timetable.every(minutes).minutes.do(run_guarded, cycle)
     thread = threading.Thread(target=loop, name="scimwatch-reminders", daemon=True)
-    service.scheduler = {"status": "running", "every_minutes": minutes, "started_at": format_time(utcnow())}
+    # The app's clock, so /healthz measures a stalled loop on the same clock as the cycles it runs.
+    started_at = format_time(app.extensions["scimwatch"].now())
+    service.scheduler = {"status": "running", "every_minutes": minutes, "started_at": started_at}
     thread.start()
 
     def stop():

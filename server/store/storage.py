@@ -39,6 +39,10 @@ QUARANTINE_FOLDER = "quarantine"
 # data file's one fixed temp name was `scimwatch.json.tmp`, which a crash may have left behind.
 TEMP_PREFIX, TEMP_SUFFIX = ".scimwatch.", ".tmp"
 OLD_TEMP_FILE = DATA_FILE + ".tmp"
+# The data file's layout version, in table META_TABLE (DESIGN §17). 1: the first releases, which had no
+# META_TABLE; 2: the same tables plus META_TABLE. Start-up migrates an older file and refuses a newer one.
+SCHEMA = 2
+META_TABLE = "_meta"
 _FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
                (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
 
@@ -142,6 +146,51 @@ def thaw(value):
     return value
 
 
+def schema_of(tables: dict, path: Path) -> int:
+    """Return the schema version of loaded tables (1 without META_TABLE); raise StorageError when unreadable."""
+    meta = tables.get(META_TABLE)
+    if not meta:
+        return 1
+    version = meta.get("1", {}).get("schema") if isinstance(meta.get("1"), dict) else None
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise StorageError(f"data file {path} has a {META_TABLE} table without a whole schema number; "
+                           "restore it from a backup")
+    return version
+
+
+def check_schema(tables: dict, path: Path) -> int:
+    """Return the schema version, refusing a file written by a newer scimwatch (naming both versions)."""
+    version = schema_of(tables, path)
+    if version > SCHEMA:
+        raise StorageError(f"data file {path} has schema version {version}, newer than this scimwatch's "
+                           f"version {SCHEMA}: run the release that wrote it (or newer), or restore a backup "
+                           "made by this one")
+    return version
+
+
+def meta_table() -> dict:
+    """Return META_TABLE as this release writes it."""
+    return {"1": {"schema": SCHEMA}}
+
+
+def check_backup(content: bytes, path: Path) -> dict:
+    """Parse a backup and check it as start-up would: JSON tables, a known schema, no malformed record."""
+    try:
+        data = json.loads(content.decode("utf-8"))
+        if not isinstance(data, dict) or not all(isinstance(table, dict) for table in data.values()):
+            raise ValueError("the top level must be an object of tables, each an object of records")
+    except ValueError as error:
+        raise StorageError(f"{path} is not a scimwatch data file: {error}") from None
+    check_schema(data, path)
+    bad = [(name, entry[0], entry[2], entry[3]) for name, table in data.items()
+           for entry in records.sort_out(name, table)[1]]
+    if bad:
+        name, doc_id, field, reason = bad[0]
+        raise StorageError(f"{path} has {len(bad)} malformed record(s), e.g. table {name}, doc id {doc_id[:40]!r}"
+                           f"{f', field {field}' if field else ''}: {reason}; nothing was replaced")
+    return data
+
+
 class AtomicJSONStorage(Storage):
     """TinyDB storage that keeps the parsed file in memory and replaces the file atomically on write."""
 
@@ -153,6 +202,8 @@ class AtomicJSONStorage(Storage):
         # Per table, doc id -> (document, its JSON). Documents are never changed in place (Collection
         # replaces them), so a document that is still the same object still has the same JSON.
         self._encoded: dict[str, dict] = {}
+        # Why the last write was refused, until a write succeeds again (/healthz fails meanwhile).
+        self.failure: str | None = None
 
     def load(self) -> None:
         """Read and parse the data file once; refuse a file that does not parse."""
@@ -177,6 +228,10 @@ class AtomicJSONStorage(Storage):
                 "overwrite it: restore it from a backup or move it away"
             ) from None
         self._data = data
+
+    def committed(self) -> dict:
+        """Return the tables as last written to the file (not a batch in progress)."""
+        return self._data
 
     def use(self, data: dict) -> None:
         """Replace the loaded tables in memory only, leaving the file as it is."""
@@ -206,7 +261,9 @@ class AtomicJSONStorage(Storage):
             reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
                       errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
                 error.errno or 0, error.strerror or str(error))
-            raise WriteFailed(f"could not write data file {self.path}: {reason}; nothing was changed") from None
+            self.failure = f"could not write data file {self.path}: {reason}"
+            raise WriteFailed(f"{self.failure}; nothing was changed") from None
+        self.failure = None
         # The rename has happened: memory must follow the file even if making the rename durable fails.
         self._data = data
         try:
@@ -332,6 +389,18 @@ class Collection:
             self._snapshot = None
             self._changed()
 
+    def remove_many(self, doc_ids) -> None:
+        """Delete the documents with these ids (unknown ones are skipped) in one write."""
+        with self._store.write_lock():
+            snapshot = self._index()
+            found = [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id in self._doc_ids]
+            if not found:
+                return
+            self._table.remove(doc_ids=[self._doc_ids[doc_id] for doc_id in found])
+            for doc_id in found:
+                del self._doc_ids[doc_id], snapshot[doc_id]
+            self._changed()
+
     def remove(self, doc_id: str) -> bool:
         """Delete a document by id; return False if there was none."""
         with self._store.write_lock():
@@ -367,7 +436,9 @@ class Store:
                 self._remove_stale_temp_files(self.data_dir, TEMP_PREFIX)
             self._storage = AtomicJSONStorage(self.data_dir / DATA_FILE)
             self._storage.load()
+            # Quarantine first: when its file cannot be written, start-up stops with the data file untouched.
             self._set_aside_malformed_records()
+            self._migrate()
             self._db = TinyDB(storage=lambda: self._storage)
         except BaseException:
             self.close()
@@ -378,6 +449,41 @@ class Store:
     def data_file(self) -> Path:
         """Path of the TinyDB data file."""
         return self._storage.path
+
+    def _migrate(self) -> None:
+        """Bring an older data file to SCHEMA, first keeping a copy of it beside; refuse a newer one."""
+        tables = self._storage.tables()
+        version = check_schema(tables, self.data_file)
+        if version == SCHEMA or self.readonly:
+            return
+        if self.data_file.exists():
+            kept = f"{DATA_FILE}.schema{version}"
+            write_file(self.data_dir, kept, self.data_file.read_bytes())
+            log.warning("data file %s is schema version %d; a copy was kept as %s before migrating it to %d",
+                        self.data_file, version, kept, SCHEMA)
+        # 1 -> 2 only adds META_TABLE; later steps would transform the tables here, oldest first.
+        self._storage.flush({**tables, META_TABLE: meta_table()})
+
+    def snapshot(self) -> bytes:
+        """Return the data file's content as last written, under the store lock: one consistent backup."""
+        with self._lock:
+            return json.dumps(self._storage.committed(), separators=(",", ":")).encode("ascii")
+
+    def restore(self, content: bytes, source: Path) -> Path:
+        """Replace the data file with a checked backup, keeping the current file beside; return where."""
+        with self.write_lock():
+            check_backup(content, source)
+            kept = f"{DATA_FILE}.before-restore-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+            if self.data_file.exists():
+                write_file(self.data_dir, kept, self.data_file.read_bytes())
+            write_file(self.data_dir, DATA_FILE, content)
+            fsync_folder(self.data_dir)
+            return self.data_dir / kept
+
+    @property
+    def write_failure(self) -> str | None:
+        """Why the data folder refused the last write, or None once a write has succeeded since."""
+        return self._storage.failure
 
     def collection(self, name: str) -> Collection:
         """Return the collection (table) with this name."""

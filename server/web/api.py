@@ -180,3 +180,12 @@ def banners():
     payload = context.registry.banners_json(context.now(), query_id("org_id"), query_id("directory_id"),
                                             min_severity)
     return current_app.response_class(payload, mimetype="application/json")
+
+
+@api.get("/backup")
+@require("admin")
+def backup():
+    """Return the data file as last written, taken under the store lock: one consistent copy (DESIGN §17)."""
+    response = current_app.response_class(scimwatch().store.snapshot(), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response

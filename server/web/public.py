@@ -18,7 +18,11 @@ WIDGET_FILE = Path(__file__).parent / "static" / "scim-banner.js"
 def healthz():
     """Report whether the server, its data file and its reminder loop are well; details only to an admin token."""
     detailed = _admin_token_sent()
-    response = jsonify(scimwatch().health(detailed=detailed))
+    report = scimwatch().health(detailed=detailed)
+    # 503 so a monitor that reads only the status code notices a scimwatch that stopped watching.
+    response = jsonify(report)
+    if report["status"] == "failing":
+        response.status_code = 503
     # The answer depends on the token: a shared cache must never hand an admin's details to a stranger.
     response.vary.add("Authorization")
     if detailed:
