@@ -68,6 +68,17 @@ def run_cli(*args, env) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+def wait_for(condition, seconds: float = 20):
+    """Return the first truthy value of `condition()`, polled every 50 ms, or fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 def normalised_cli_output(text: str) -> str:
     """CLI output with ids, short ids, tokens and times made comparable between two data folders."""
     text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", text)

@@ -6,6 +6,7 @@ from email import message_from_bytes, policy
 import pytest
 import requests
 from conftest import ADMIN_TOKEN
+from smtp_helpers import Clock
 
 from server import create_app
 from server.domain import reminders
@@ -17,19 +18,9 @@ PUBLIC = "https://scimwatch.example.com"
 START = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self):
-        self.now = START
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
@@ -235,7 +226,7 @@ def test_the_link_secret_is_made_once_and_only_with_a_public_url(data_dir, linke
     key = a_key(web, admin)
     path = link(linked, key)
     linked.extensions["scimwatch"].close()
-    again = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "PUBLIC_URL": PUBLIC, "CLOCK": Clock()})
+    again = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "PUBLIC_URL": PUBLIC, "CLOCK": Clock(START)})
     try:
         assert (data_dir / "links.secret").read_bytes() == secret
         assert again.test_client().get(path).status_code == 200

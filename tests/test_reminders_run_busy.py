@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import wait_for
 from smtp_helpers import Clock, Mailbox, Scimwatch, SmtpServer
 
 from server.notify import scheduler
@@ -45,14 +46,6 @@ def slow_smtp():
     server.stop()
 
 
-def wait_for(condition, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def in_thread(call) -> tuple[threading.Thread, list]:
@@ -99,7 +92,7 @@ def test_the_scheduler_skips_its_tick_while_an_api_run_is_sending(data_dir, slow
     with caplog.at_level(logging.INFO, logger="server.notify.scheduler"):
         stop = scheduler.start(scimwatch.app)
         try:
-            wait_for(lambda: "skipped" in caplog.text)
+            wait_for(lambda: "skipped" in caplog.text, seconds=30)
         finally:
             slow_smtp.mailbox.release.set()
             stop()
@@ -114,7 +107,7 @@ def test_four_runs_during_a_slow_relay_leave_threads_for_banners(live_server_fac
            "SCIMWATCH_SMTP_PORT": str(slow_smtp.port), "SCIMWATCH_SMTP_SECURITY": "none"}
     server = live_server_factory(env=env)
     # The check at start-up found nothing to send; from here on only the API starts cycles.
-    wait_for(lambda: server.api("GET", "/healthz").json()["last_check"])
+    wait_for(lambda: server.api("GET", "/healthz").json()["last_check"], seconds=30)
     soon = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)).strftime("%Y-%m-%d")
     server.add_key(org_id="org", expires_at=soon, notify=["admin@example.com"])
 

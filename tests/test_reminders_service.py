@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 
-from conftest import run_cli, server_env
+from conftest import run_cli, server_env, wait_for
 from smtp_helpers import Clock, Scimwatch
 
 from server import create_app
@@ -25,14 +24,6 @@ def add_key_with_cli(env, days, address="admin@example.com"):
     assert added.returncode == 0, added.stderr
 
 
-def wait_for(condition, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_the_server_sends_due_reminders_at_start_and_not_again_after_a_restart(live_server_factory, tmp_path):

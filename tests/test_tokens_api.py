@@ -6,7 +6,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, wait_for
+from smtp_helpers import Clock
 
 from server import create_app
 from server.store.storage import DATA_FILE
@@ -14,19 +15,9 @@ from server.store.storage import DATA_FILE
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self):
-        self.now = START
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
@@ -118,13 +109,6 @@ def test_only_an_admin_token_manages_tokens(client, admin):
     assert client.get("/api/v1/tokens").status_code == 401
 
 
-def wait_for(condition, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition never held")
 
 
 def test_last_use_is_stored_at_most_once_a_minute_per_token(client, admin, data_dir, clock):

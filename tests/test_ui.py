@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from conftest import ADMIN_TOKEN
 from markupsafe import escape
-from smtp_helpers import Mailbox, SmtpServer, free_port
+from smtp_helpers import Clock, Mailbox, SmtpServer, free_port
 
 from server import create_app
 from server.notify import deliveries
@@ -26,19 +26,9 @@ START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 XSS = ['<img src=x onerror=alert(1)>', '"><script>alert(1)</script>']
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self):
-        self.now = START
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
