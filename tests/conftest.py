@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from smtp_helpers import SmtpServer
 
 from server import create_app
 
@@ -166,6 +167,14 @@ class LiveServer:
         self.process.stdout.close()
         self.process.stderr.close()
         return self.process.returncode
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback (aiosmtpd) that records what it receives."""
+    server = SmtpServer()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import datetime
 import json
 import threading
 
-import pytest
 import requests
 from conftest import run_cli, server_env
 from smtp_helpers import Clock, Mailbox, Scimwatch, SmtpServer
@@ -50,13 +49,6 @@ def serve_with(smtp: SmtpServer, mailbox: Mailbox) -> None:
     smtp.stop()
     smtp.mailbox = mailbox
     smtp.start()
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 def received(mailbox: Mailbox) -> dict[str, int]:

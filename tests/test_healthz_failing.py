@@ -4,9 +4,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-import pytest
 from conftest import ADMIN_TOKEN
-from smtp_helpers import Clock, Scimwatch, SmtpServer
+from smtp_helpers import Clock, Scimwatch
 from test_faults import read_only
 
 from server.notify import deliveries, scheduler
@@ -76,13 +75,6 @@ def test_a_data_folder_that_refuses_writes_fails_the_health_check_until_a_write_
         assert health(instance) == (200, health(instance)[1]) and health(instance)[1]["status"] == "ok"
     finally:
         instance.close()
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 def test_mail_failing_longer_than_the_alert_hours_fails_the_health_check_until_a_send(data_dir, smtp):

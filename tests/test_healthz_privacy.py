@@ -8,18 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import ADMIN_TOKEN
 from jsonschema import Draft202012Validator
-from smtp_helpers import Clock, Scimwatch, SmtpServer
+from smtp_helpers import Clock, Scimwatch
 
 NOW = datetime.datetime(2026, 11, 29, 9, 0, tzinfo=datetime.UTC)
 PUBLIC = {"status", "service", "time", "started_at", "db", "scheduler", "mail", "last_check"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,16 +4,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from smtp_helpers import Clock, Scimwatch, SmtpServer
+from smtp_helpers import Clock, Scimwatch
 
 START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

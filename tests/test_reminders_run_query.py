@@ -4,16 +4,9 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from smtp_helpers import Clock, Scimwatch, SmtpServer
+from smtp_helpers import Clock, Scimwatch
 
 NOW = datetime.datetime(2026, 11, 29, 9, 0, tzinfo=datetime.UTC)
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

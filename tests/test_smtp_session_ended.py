@@ -47,13 +47,6 @@ class HangingUpMailbox(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    yield server
-    server.stop()
-
-
 def relay(smtp: SmtpServer, mailbox: Mailbox) -> Mailbox:
     smtp.stop()
     smtp.mailbox = mailbox
