@@ -362,6 +362,7 @@ def csrf_cases(app):
         ("/ui/keys/new", {"org_id": "other", "expires_at": "2027-02-01"}),
         (f"/ui/keys/{key['id']}/edit", {"org_id": "acme", "expires_at": "2027-02-01", "label": "changed"}),
         (f"/ui/keys/{key['id']}/rotate", {"rotation": "now"}),
+        (f"/ui/keys/{key['id']}/acknowledge", {"by": "Mallory"}),
         (f"/ui/keys/{key['id']}/delete", {}),
         ("/ui/tokens", {"scope": "admin", "label": "sneaky"}),
         (f"/ui/tokens/{token['id']}/revoke", {}),
@@ -520,6 +521,42 @@ def test_a_bad_rotation_date_answers_400_next_to_its_field_and_changes_nothing(a
     error = re.search(r'<p class="error" id="rotate-error"><strong>Error:</strong> (.*?)</p>', answer.text, re.S)
     assert html.unescape(error.group(1)).startswith(message)
     assert field_value(answer.text, "rotate-expires_at") == typed
+
+
+def test_im_on_it_names_who_is_rotating_on_the_key_page_and_in_the_banner(app, ui, clock):
+    key = api_key(app, expires_at="2026-12-04", directory_name="Okta production")
+    answer = post(ui, f"/ui/keys/{key['id']}/acknowledge", {"by": "  Alice  "})
+    assert answer.status_code == 303
+    stored = app.extensions["scimwatch"].registry.get(key["id"])
+    assert stored["acknowledged_by"] == "Alice" and stored["acknowledged_at"] == "2026-12-02T09:00:00Z"
+    assert stored["expires_at"] == key["expires_at"]  # it silences nothing and rotates nothing
+    page = ui.get(f"/ui/keys/{key['id']}")
+    assert '<p class="lead" id="acknowledged">Alice is on it since 2 Dec.</p>' in page.text
+    banner = app.test_client().get("/api/v1/banners", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json
+    assert "Alice is on it since 2 Dec" in banner["banners"][0]["message"]
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("", "must not be empty"),
+    ("Al\u202eice", "bidirectional"),
+    ("x" * 201, "at most 200 characters"),
+])
+def test_a_bad_name_for_im_on_it_answers_400_next_to_its_field_and_changes_nothing(app, ui, typed, message):
+    key = api_key(app, expires_at="2026-12-04")
+    before = state(app)
+    answer = post(ui, f"/ui/keys/{key['id']}/acknowledge", {"by": typed})
+    assert answer.status_code == 400 and state(app) == before
+    error = re.search(r'<p class="error" id="acknowledge-error"><strong>Error:</strong> (.*?)</p>', answer.text, re.S)
+    assert message in html.unescape(error.group(1))
+    assert field_value(answer.text, "acknowledge-by") == typed
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_a_name_typed_for_im_on_it_is_escaped_on_the_key_page(app, ui, payload):
+    key = api_key(app, expires_at="2026-12-04")
+    assert post(ui, f"/ui/keys/{key['id']}/acknowledge", {"by": payload}).status_code == 303
+    page = ui.get(f"/ui/keys/{key['id']}").text
+    assert payload not in page and str(escape(payload)) in page
 
 
 def test_deleting_a_key_asks_first_then_deletes_it(app, ui):

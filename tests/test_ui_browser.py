@@ -330,6 +330,12 @@ def test_each_form_succeeds_and_fails_in_the_browser(watched, server):
     expect(page.get_by_role("status").first).to_contain_text("Recorded the rotation")
     page.get_by_role("button", name="I regenerated it now", exact=True).click()
     expect(page.locator(".history li")).to_have_count(2)
+    # I'm on it: an empty name, then a name that the page shows as who is on it.
+    page.get_by_role("button", name="I'm on it", exact=True).click()
+    expect(page.locator("#acknowledge-error")).to_contain_text("must not be empty")
+    page.fill("#acknowledge-by", "Alice")
+    page.get_by_role("button", name="I'm on it", exact=True).click()
+    expect(page.locator("#acknowledged")).to_have_text(re.compile(r"^Alice is on it since \d+ \w{3}\.$"))
     # Delete: the confirm page, then the record is gone.
     page.get_by_role("link", name="Delete", exact=True).click()
     expect(page.get_by_role("heading", name="Delete Browser directory?")).to_be_visible()

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
-from ..domain import expiry, runbook
+from ..domain import banners, expiry, runbook
 from ..domain.keys import EDITABLE_FIELDS, ValidationError
 from ..domain.times import format_time, parse_time
 from ..notify import deliveries
@@ -74,7 +74,8 @@ def dashboard():
                            settings=context.settings, now=format_time(now))
 
 
-def _key_page(key, status: int = 200, rotate_errors: dict | None = None, rotate_value: str = ""):
+def _key_page(key, status: int = 200, rotate_errors: dict | None = None, rotate_value: str = "",
+              acknowledge_errors: dict | None = None, acknowledge_value: str = ""):
     context = scimwatch()
     return render_template(
         "ui/key.html", title=key_name(key), key=key, name=key_name(key), status=key_status(key, context.now()),
@@ -83,7 +84,9 @@ def _key_page(key, status: int = 200, rotate_errors: dict | None = None, rotate_
         docs_url=runbook.docs_url(key["kind"]), org_url=runbook.org_url(key["org_id"]),
         deliveries=deliveries.service_for(current_app).log.list(key["id"]),
         thresholds=key.get("thresholds") or context.settings["THRESHOLDS"],
-        rotate_errors=rotate_errors or {}, rotate_value=rotate_value), status
+        rotate_errors=rotate_errors or {}, rotate_value=rotate_value,
+        acknowledged=banners.acknowledgement_text(key),
+        acknowledge_errors=acknowledge_errors or {}, acknowledge_value=acknowledge_value), status
 
 
 @ui.get("/keys/<key_id>")
@@ -156,6 +159,20 @@ def rotate_key(key_id):
         return _key_page(key, 400, rotate_errors=error.fields, rotate_value=typed)
     flash(f"Recorded the rotation of {key_name(key)}: it now expires {utc_text(key['expires_at'])}. "
           "Reminders re-arm for the new date.", "ok")
+    return redirect(url_for("ui.key_page", key_id=key_id), 303)
+
+
+@ui.post("/keys/<key_id>/acknowledge")
+def acknowledge_key(key_id):
+    """Record who is on a key ("I'm on it", §14): later emails and banners say so; it silences nothing."""
+    context = scimwatch()
+    key = context.registry.get(key_id)
+    typed = request.form.get("by", "")
+    try:
+        key = context.registry.acknowledge(key_id, {"by": typed.strip()}, context.now())
+    except ValidationError as error:
+        return _key_page(key, 400, acknowledge_errors=error.fields, acknowledge_value=typed)
+    flash(f"Noted: {banners.acknowledgement_text(key)}. Reminders continue until the rotation is recorded.", "ok")
     return redirect(url_for("ui.key_page", key_id=key_id), 303)
 
 
