@@ -62,8 +62,13 @@ def _host(value: str) -> str:
     return host
 
 
+def _ascii_digits(text: str) -> bool:
+    """Tell whether text is made of 0-9 only: str.isdigit (and int) also take other scripts' digits."""
+    return text.isascii() and text.isdigit()
+
+
 def _port(value: str) -> int:
-    if not value.strip().isdigit() or not 0 <= int(value) <= 65535:
+    if not _ascii_digits(value.strip()) or not 0 <= int(value) <= 65535:
         raise ValueError(f"must be a port number from 0 to 65535, got {value!r}")
     return int(value)
 
@@ -117,7 +122,7 @@ def _emails(value: str) -> tuple[str, ...]:
 
 def _thresholds(value: str) -> tuple[int, ...]:
     days = _items(value)
-    if not days or not all(d.isdigit() and 1 <= int(d) <= 365 for d in days):
+    if not days or not all(_ascii_digits(d) and 1 <= int(d) <= 365 for d in days):
         raise ValueError(f"must be comma-separated whole days from 1 to 365 such as 30,14,7,3,1, got {value!r}")
     return tuple(sorted({int(d) for d in days}, reverse=True))
 

@@ -45,6 +45,11 @@ def test_lists_are_trimmed_and_deduplicated():
     ({"SCIMWATCH_MAIL_FROM": "not an address"}, "SCIMWATCH_MAIL_FROM"),
     ({"SCIMWATCH_MAIL_FROM": "zoë@localhost"}, "SCIMWATCH_MAIL_FROM"),
     ({"SCIMWATCH_NOTIFY": "ops@example.com,zoë@example.com"}, "SCIMWATCH_NOTIFY"),
+    # Digits of other scripts pass str.isdigit and int(); a setting takes ASCII digits only.
+    ({"SCIMWATCH_PORT": "\u0668\u0660\u0668\u0660"}, "SCIMWATCH_PORT"),
+    ({"SCIMWATCH_PORT": "\uff18\uff10"}, "SCIMWATCH_PORT"),
+    ({"SCIMWATCH_THRESHOLDS": "30,\u0667"}, "SCIMWATCH_THRESHOLDS"),
+    ({"SCIMWATCH_THRESHOLDS": "\u00b9"}, "SCIMWATCH_THRESHOLDS"),
 ])
 def test_bad_values_are_refused_naming_the_variable(environ, names):
     with pytest.raises(ConfigError) as raised:
