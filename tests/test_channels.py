@@ -86,8 +86,28 @@ def test_a_config_that_does_not_parse_is_refused_naming_the_file_never_its_lines
     config.write_text(text, encoding="utf-8")
     with caplog.at_level(logging.DEBUG), pytest.raises(ChannelConfigError) as refused:
         Channels(config)
-    assert str(config) in str(refused.value) and "SCIMWATCH_APPRISE_CONFIG" in str(refused.value)
+    assert str(config) in str(refused.value)
     assert SECRET not in str(refused.value) and SECRET not in caplog.text
+
+
+def test_a_tag_with_capitals_is_refused_since_keys_name_tags_without_case(tmp_path):
+    config = tmp_path / "apprise.txt"
+    config.write_text(f"Ops=json://127.0.0.1:9/{SECRET}\n", encoding="utf-8")
+    with pytest.raises(ChannelConfigError, match="write tags in lower case \\(found Ops\\)"):
+        Channels(config)
+
+
+def test_a_retry_skips_the_services_that_already_took_the_message(tmp_path):
+    first, second = Receiver(), Receiver()
+    try:
+        config = tmp_path / "apprise.txt"
+        config.write_text(f"ops={first.url}/a\nops={second.url}/b\n", encoding="utf-8")
+        results = Channels(config).send("ops", "title", "body", skip=frozenset({0}))
+        assert [result.sent for result in results] == [True, True]
+        assert (len(first.received), len(second.received)) == (0, 1)
+    finally:
+        first.stop()
+        second.stop()
 
 
 def test_a_missing_file_is_refused_naming_it(tmp_path):

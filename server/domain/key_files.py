@@ -1,9 +1,10 @@
 """Import and export files of key records (DESIGN §16): CSV and JSON, and how rows match records. Pure, no I/O.
 
-CSV: a header row of field names, one record per row, multi-value cells (`notify`, `thresholds`) separated
-by `;`. Cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
-are exported with a leading `'`, which import takes off again; a cell that itself starts with `'` before
-one of those characters (or before another `'`) gets one more, so every value survives the round trip.
+CSV: a header row of field names, one record per row, multi-value cells (`notify`, `thresholds`, `channels`)
+separated by `;`, `escalation` as `3d=a@example.com,b@example.com;expired=c@example.com`. Cells that a
+spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) are exported with a
+leading `'`, which import takes off again; a cell that itself starts with `'` before one of those characters
+(or before another `'`) gets one more, so every value survives the round trip.
 JSON: `{"keys": [...]}`, the records as the API answers them.
 
 Columns after the editable fields (`source`, `upstream_id`, `removed_upstream`, `created_at`, `updated_at`,
@@ -90,6 +91,8 @@ def _cell(value) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return LIST_SEPARATOR.join(str(item) for item in value)
+    if isinstance(value, Mapping):
+        return keys.escalation_text(value)
     return str(value)
 
 
@@ -97,9 +100,16 @@ def _field_from_cell(name: str, cell: str):
     """Return the API value of a CSV cell: lists split on `;`, an empty cell resets a field to its default."""
     # A spreadsheet may end the lines of a multi-line cell with CRLF; notes keep newlines only.
     text = unescape_cell(cell).replace("\r\n", "\n")
-    if name == "notify":
+    if not text.strip() and name in keys.OPTIONAL_FIELDS:
+        return None
+    if name == "escalation":
+        try:
+            return keys.parse_escalation(text)
+        except ValueError:
+            return text  # the key rules name what is wrong
+    if name in ("notify", "channels"):
         return [item.strip() for item in text.split(LIST_SEPARATOR) if item.strip()]
-    if not text.strip() and name in ("thresholds", "identity_provider", "kind", "org_id", "expires_at", "directory_id"):
+    if not text.strip() and name in ("identity_provider", "kind", "org_id", "expires_at", "directory_id"):
         return None
     if name == "thresholds":
         # Non-numbers stay text so the key rules name the problem.

@@ -8,8 +8,9 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 
 from ..domain import tokens
 from ..domain.key_files import ImportInvalid
-from ..domain.keys import ValidationError, check_fields
+from ..domain.keys import ValidationError, check_fields, escalation_text
 from ..notify import deliveries, mail_check
+from ..notify.channels import Channels
 from ..notify.mail import MailError
 from ..store import exchange
 from ..store.tokens import TokenNotFound
@@ -102,6 +103,10 @@ def revoke_token(token_id):
 def _setting_text(name: str, value) -> str:
     if SECRET_NAME.search(name):
         return "set (hidden)" if value else "not set"
+    if isinstance(value, Channels):
+        return value.path  # the file, never its URLs: the channels section lists tags and services
+    if isinstance(value, dict):
+        return escalation_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple | list):

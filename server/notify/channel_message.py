@@ -1,0 +1,50 @@
+"""The reminder as a channel message (DESIGN §14): the email's title, facts, steps and links, in Markdown."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..domain import palette, runbook
+from ..domain.reminders import Digest
+from . import email_message
+
+# Markdown punctuation (and the < > that Slack and Teams read as mentions or links) in a name a user
+# typed is shown as itself, never as formatting, a link or an @channel ping.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~@&])")
+
+
+@dataclass(frozen=True)
+class ChannelMessage:
+    """One channel message: its title (the email's subject) and a Markdown body."""
+
+    title: str
+    body: str
+
+
+def markdown_text(value: str) -> str:
+    """Return user text that Markdown shows literally, on one line."""
+    return _MARKDOWN.sub(r"\\\1", email_message.header_text(value))
+
+
+def build(digest: Digest, now: datetime, links: Callable[[Mapping, str], str] | None = None) -> ChannelMessage:
+    """Return the digest for one channel: keys most urgent first (days left, deadline, links), then each step once."""
+    items = [email_message.item_facts(item, now, links) for item in digest.items]
+    lines = [f"**{email_message.intro(items)}**, most urgent first.", ""]
+    for facts in items:
+        lines.append(f"- **{palette.style(facts.severity).label.upper()}** {markdown_text(facts.name)} · "
+                     f"{markdown_text(facts.org)} · {markdown_text(facts.provider)}: {facts.when}")
+        actions = [f"[Open the directory]({facts.url})"]
+        if facts.rotate_url:
+            actions += [f"[I regenerated it]({facts.rotate_url})", f"[I'm on it]({facts.acknowledge_url})"]
+        lines.append("  " + " · ".join(actions))
+        if facts.acknowledged:
+            lines.append(f"  {markdown_text(facts.acknowledged)}")
+    for section in email_message.runbook_sections(digest, items):
+        lines += ["", f"**{markdown_text(section.heading)}**"]
+        lines += [f"{number}. {step}" for number, step in section.steps]
+    lines += ["", *(f"[Atlassian's instructions]({url})" for url in email_message.docs_urls(digest))]
+    if any(facts.group in runbook.IDENTITY_PROVIDERS for facts in items):
+        lines += ["", email_message.CONSEQUENCE]
+    return ChannelMessage(email_message.subject(digest, now), "\n".join(lines) + "\n")
