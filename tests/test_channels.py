@@ -1,43 +1,14 @@
 """Apprise channels (DESIGN §14): the tagged configuration, per-service results, no secret in errors or logs."""
 from __future__ import annotations
 
-import http.server
-import json
 import logging
-import threading
 
 import pytest
+from receivers import Receiver
 
 from server.notify.channels import ChannelConfigError, Channels
 
 SECRET = "T000SECRET/B000SECRET"
-
-
-class Receiver:
-    """A real local HTTP endpoint that answers the codes it is given, then 200, and keeps what it got."""
-
-    def __init__(self, codes=()):
-        self.codes, self.received = list(codes), []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((self.path, json.loads(body)))
-                self.send_response(receiver.codes.pop(0) if receiver.codes else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from server.domain import reminders
 from server.domain.times import format_time
 
@@ -78,12 +80,8 @@ def test_an_outstanding_channel_delivery_is_cancelled_once_the_key_no_longer_nam
 def test_stages_are_measured_in_days_before_expiry():
     assert [reminders.stage_days(s) for s in ("30d", "1d", "expired", "expired+7d")] == [30, 1, 0, -7]
     for wrong in ("0d", "3 days", "expired-7d", "EXPIRED", 3):
-        try:
+        with pytest.raises(ValueError, match="is not a stage; a stage is Nd"):
             reminders.stage_days(wrong)
-        except ValueError as error:
-            assert "is not a stage; a stage is Nd" in str(error)
-        else:
-            raise AssertionError(f"{wrong!r} was taken as a stage")
 
 
 def test_an_outstanding_reminder_for_a_deleted_key_is_cancelled_with_the_reason():

@@ -10,9 +10,10 @@ from ..domain import palette, runbook
 from ..domain.reminders import Digest
 from . import email_message
 
-# Markdown punctuation (and the < > that Slack and Teams read as mentions or links) in a name a user
-# typed is shown as itself, never as formatting, a link or an @channel ping.
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~@&])")
+# Markdown that can act mid-line (emphasis, code, links, tables, strike) and the < > & @ that Slack and
+# Teams read as mentions or links: in a name a user typed (also inside the steps) it shows as itself.
+# Line-start marks (# - + 1.) need no escape: no line of a message starts with user text.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~@&])")
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ def build(digest: Digest, now: datetime, links: Callable[[Mapping, str], str] | 
             lines.append(f"  {markdown_text(facts.acknowledged)}")
     for section in email_message.runbook_sections(digest, items):
         lines += ["", f"**{markdown_text(section.heading)}**"]
-        lines += [f"{number}. {step}" for number, step in section.steps]
+        lines += [f"{number}. {markdown_text(step)}" for number, step in section.steps]
     lines += ["", *(f"[Atlassian's instructions]({url})" for url in email_message.docs_urls(digest))]
     if any(facts.group in runbook.IDENTITY_PROVIDERS for facts in items):
         lines += ["", email_message.CONSEQUENCE]
-    return ChannelMessage(email_message.subject(digest, now), "\n".join(lines) + "\n")
+    return ChannelMessage(markdown_text(email_message.subject(digest, now)), "\n".join(lines) + "\n")
