@@ -117,8 +117,9 @@ def _setting_text(name: str, value) -> str:
 def _settings_page(status: int = 200, address: str = "", error: str = ""):
     settings = scimwatch().settings
     rows = [("SCIMWATCH_" + name, _setting_text(name, value)) for name, value in settings.items()]
+    base = settings["PUBLIC_URL"] or request.host_url.rstrip("/")
     return render_template("ui/settings.html", title="Settings", rows=rows, health=_service().health(),
-                           settings=settings, address=address, error=error), status
+                           settings=settings, address=address, error=error, base=base), status
 
 
 @ui.get("/settings")
@@ -148,6 +149,14 @@ def send_test_email():
              if settings["MAIL_BACKEND"] == "outbox" else f"sent through {service.transport.describe()}")
     flash(f"Test email to {recipient} {where}.", "ok")
     return redirect(url_for("ui.settings_page"), 303)
+
+
+@ui.post("/settings/calendar-token")
+def create_calendar_token():
+    """Make a `calendar` token for subscribing to the feed and show its feed address this once."""
+    token, view = scimwatch().tokens.issue({"scope": "calendar", "label": "calendar feed (made on the settings page)"})
+    base = scimwatch().settings["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return render_template("ui/token_created.html", title="Token created", token=token, view=view, base=base), 201
 
 
 @ui.get("/preview")
