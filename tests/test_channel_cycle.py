@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import run_cli, server_env, wait_for
-from receivers import Receiver
 from smtp_helpers import Clock, Scimwatch
 
 from server.notify import deliveries
@@ -19,13 +18,6 @@ SECRET = "hooks/T0SECRET/B0SECRET/x0secret"
 @pytest.fixture
 def clock():
     return Clock(START)
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver()
-    yield made
-    made.stop()
 
 
 def write_config(folder, receiver, scheme="json"):

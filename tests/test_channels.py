@@ -11,13 +11,6 @@ from server.notify.channels import ChannelConfigError, Channels
 SECRET = "T000SECRET/B000SECRET"
 
 
-@pytest.fixture
-def receiver():
-    made = Receiver()
-    yield made
-    made.stop()
-
-
 def test_a_yaml_config_gives_tags_and_service_names_and_sends_markdown(tmp_path, receiver):
     config = tmp_path / "apprise.yml"
     config.write_text(f"version: 1\nurls:\n  - {receiver.url}/ops/{SECRET}:\n      - tag: ops\n"

@@ -5,20 +5,12 @@ import re
 
 import pytest
 from conftest import ADMIN_TOKEN
-from receivers import Receiver
 from test_ui import csrf_token, post, sign_in
 
 from server import create_app
 
 SECRET = "T0SECRET/B0SECRET"
 FIELDS = {"org_id": "acme", "expires_at": "2027-01-10", "directory_name": "Okta production", "notify": ""}
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver()
-    yield made
-    made.stop()
 
 
 @pytest.fixture
