@@ -82,7 +82,8 @@ def test_settings_show_each_channels_tag_services_and_state_but_never_its_url(ui
     page = ui.get("/ui/settings").text
     rows = re.findall(r'<tr><th scope="row" data-label="Tag"><code>(\w+)</code>(.*?)</th>'
                       r'<td data-label="Services">(.*?)</td><td data-label="State"><strong>(\w+)</strong>', page)
-    assert rows == [("ops", "", "JSON, JSON", "ok"), ("security", " (every key)", "JSON", "ok")]
+    assert rows == [("ops", "", "JSON, JSON", "ok"),
+                    ("security", ' <span class="meta">(every key)</span>', "JSON", "ok")]
     assert SECRET.split("/")[0] not in page and receiver.address not in page
 
 
