@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from conftest import run_cli, server_env, wait_for
 from smtp_helpers import Clock, Scimwatch
+from test_openapi import check
 
 from server.notify import deliveries
 
@@ -217,3 +218,35 @@ def test_a_default_channel_the_config_lacks_stops_start_up(tmp_path, data_dir, r
     started = run_cli("keys", "list", env=env)
     assert started.returncode != 0
     assert "SCIMWATCH_CHANNELS: security is not a tag of SCIMWATCH_APPRISE_CONFIG; its tags are ops" in started.stderr
+
+
+def test_answers_about_channels_and_escalation_match_the_documented_schemas(scimwatch, receiver, clock):
+    receiver.codes = [500] * 3
+    client, exercised = scimwatch.client, set()
+    created = client.post("/api/v1/keys", headers=scimwatch.headers, json={
+        "org_id": "org-1", "expires_at": "2026-11-04T09:00:00Z", "channels": ["ops"],
+        "escalation": {"3d": ["security@example.com"]}})
+    key = "/api/v1/keys/{key_id}"
+    answers = [
+        ("post", "/api/v1/keys", created),
+        ("patch", key, client.patch(f"/api/v1/keys/{created.json['id']}", headers=scimwatch.headers,
+                                    json={"escalation": {"expired": ["cio@example.com"]}, "channels": None})),
+        ("patch", key, client.patch(f"/api/v1/keys/{created.json['id']}", headers=scimwatch.headers,
+                                    json={"channels": ["ops"]})),
+        ("post", "/api/v1/keys", client.post("/api/v1/keys", headers=scimwatch.headers, json={
+            "org_id": "org-1", "expires_at": "2027-01-01", "channels": ["nope"]})),
+        ("post", "/api/v1/reminders/run", client.post("/api/v1/reminders/run", headers=scimwatch.headers)),
+    ]
+    clock.advance(hours=25)
+    answers += [
+        ("post", "/api/v1/reminders/run", client.post("/api/v1/reminders/run", headers=scimwatch.headers)),
+        ("get", "/api/v1/deliveries", client.get("/api/v1/deliveries", headers=scimwatch.headers)),
+        ("get", "/healthz", client.get("/healthz", headers=scimwatch.headers)),
+        ("get", "/healthz", client.get("/healthz")),
+        ("get", key, client.get(f"/api/v1/keys/{created.json['id']}", headers=scimwatch.headers)),
+    ]
+    for method, path, response in answers:
+        check(response, method, path, exercised)
+    [posted] = [d for d in answers[-4][2].json["deliveries"] if d["recipient"] == "channel:ops"]
+    assert posted["services"] == [{"service": "JSON", "sent": False}]
+    assert answers[-3][2].status_code == 503 and "channels" not in answers[-2][2].json

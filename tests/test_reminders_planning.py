@@ -112,3 +112,14 @@ def test_one_digest_per_recipient_whatever_the_address_case():
     digests = reminders.digests(plan.due, plan.keys, NOW)
     assert [(d.recipient, [i.key["id"] for i in d.items]) for d in digests] == [
         ("Admin@example.com", ["a", "b"]), ("x@example.com", ["b"])]
+
+
+def test_a_tag_that_left_the_configuration_is_skipped_and_its_outstanding_post_cancelled():
+    audience = reminders.Audience(known_tags=frozenset({"ops"}))
+    record = key("a", 5, channels=["ops", "gone"])
+    assert reminders.recipients(record, audience, "7d") == ["admin@example.com", "channel:ops"]
+    [_, _, gone] = reminders.plan([record], {}, NOW).due
+    plan = reminders.plan([record], {gone.delivery_id: sent(gone, "failed")}, NOW, audience=audience)
+    assert [r.recipient for r in plan.due] == ["admin@example.com", "channel:ops"]
+    assert [(r["recipient"], why) for r, why in plan.cancelled] == [
+        ("channel:gone", "the channel no longer receives this key's reminders")]
