@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import run_cli, server_env, wait_for
+from receivers import Receiver
 from smtp_helpers import Clock, Scimwatch
 from test_openapi import check
 
@@ -250,3 +251,30 @@ def test_answers_about_channels_and_escalation_match_the_documented_schemas(scim
     [posted] = [d for d in answers[-4][2].json["deliveries"] if d["recipient"] == "channel:ops"]
     assert posted["services"] == [{"service": "JSON", "sent": False}]
     assert answers[-3][2].status_code == 503 and "channels" not in answers[-2][2].json
+
+
+def test_a_retry_posts_only_to_the_service_that_failed_even_when_the_key_moved_to_a_later_stage(
+        tmp_path, data_dir, clock, smtp):
+    failing, working = Receiver([500, 500]), Receiver()
+    try:
+        config = tmp_path / "apprise.txt"
+        config.write_text(f"ops={failing.url}/a/{SECRET}\nops={working.url}/b/{SECRET}\n", encoding="utf-8")
+        scimwatch = Scimwatch(data_dir, clock, **smtp.settings(APPRISE_CONFIG=config, CHANNELS="ops"))
+        try:
+            scimwatch.add_key(days=4, directory_name="Okta")
+            scimwatch.run()  # 7d: the first service fails, the second takes it
+            clock.advance(days=1)
+            scimwatch.run()  # 3d is due too: the first fails again; the second gets only the new stage
+            scimwatch.run()  # the first takes both stages in one message
+            scimwatch.run()
+            records = {d["stage"]: d for d in channel_deliveries(scimwatch)}
+        finally:
+            scimwatch.close()
+    finally:
+        failing.stop()
+        working.stop()
+    assert [body["title"].split(": ")[1] for _, body in working.taken] == [
+        "SCIM API key expires in 4 days", "SCIM API key expires in 3 days"]
+    assert [body["title"].split(": ")[1] for _, body in failing.taken] == ["SCIM API key expires in 3 days"]
+    assert {stage: (r["status"], r["attempts"], [s["sent"] for s in r["services"]]) for stage, r in records.items()} \
+        == {"7d": ("sent", 3, [True, True]), "3d": ("sent", 2, [True, True])}

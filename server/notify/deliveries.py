@@ -76,11 +76,14 @@ def pending_record(reminder: reminders.Reminder, previous: Mapping | None, messa
     stamp = format_time(now)
     # A cancellation's reason does not describe the new attempt.
     error = previous["error"] if previous and previous["status"] != "cancelled" else None
+    # A channel's services that already took it stay known, so a crash before the outcome re-posts no copy.
+    kept = previous["services"] if previous and previous["status"] != "cancelled" and previous.get("services") else None
+    services = {"services": thaw(kept)} if kept else {}
     return {"id": reminder.delivery_id, "key_id": reminder.key_id, "expires_at": reminder.expires_at,
             "stage": reminder.stage, "recipient": reminder.recipient, "status": "pending",
             "attempts": previous["attempts"] if previous else 0, "error": error,
             "message_id": message_id, "created_at": previous["created_at"] if previous else stamp,
-            "updated_at": stamp, "sent_at": None}
+            "updated_at": stamp, "sent_at": None, **services}
 
 
 def outcome_record(pending: dict, error: str | None, now: datetime, services: list | None = None) -> dict:
@@ -102,13 +105,14 @@ def services_sent(record: Mapping | None) -> frozenset[int]:
     return frozenset(position for position, service in enumerate(record.get("services") or ()) if service["sent"])
 
 
-def channel_error(results) -> str | None:
+def channel_error(services: list[dict], failure: str | None = None) -> str | None:
     """Return which of a channel's services did not take the message (names and positions, never a URL)."""
-    failed = [f"{result.service} (service {position} of {len(results)})"
-              for position, result in enumerate(results, 1) if not result.sent]
-    if not results:
-        return "the channel has no services in SCIMWATCH_APPRISE_CONFIG"
-    return f"not delivered by {', '.join(failed)}; retried on the next cycle" if failed else None
+    failed = [f"{service['service']} (service {position} of {len(services)})"
+              for position, service in enumerate(services, 1) if not service["sent"]]
+    if not failed:
+        return None
+    raised = f" ({failure} while sending)" if failure else ""
+    return f"not delivered by {', '.join(failed)}{raised}; retried on the next cycle"
 
 
 def cancelled_record(record: Mapping, reason: str, now: datetime) -> dict:
@@ -259,30 +263,44 @@ class ReminderService:
     def _post(self, digests: list, pending: dict, known: dict, now: datetime, outcomes: list) -> None:
         """Post each channel digest, saving each outcome as it comes (the channel thread of a cycle).
 
-        A key's message goes only to the services that have not taken it yet, so a digest is split by
-        which services already have each of its reminders (usually none: one message per channel).
+        Each service of a tag gets the keys with a reminder it has not taken yet; services due the same
+        keys share one message (usually all of them: one message per channel per cycle).
         """
-        links = self.context.registry.link_for
         for digest, _ in digests:
             tag = digest.recipient.removeprefix(reminders.CHANNEL_PREFIX)
-            groups: dict[frozenset[int], list] = {}
-            for item in digest.items:
-                groups.setdefault(services_sent(known.get(item.reminders[0].delivery_id)), []).append(item)
-            for skip, items in groups.items():
-                part = reminders.Digest(digest.recipient, items)
-                message = channel_message.build(part, now, links)
+            names = self.channel_state[tag]["services"]
+            taken = {r.delivery_id: set(services_sent(known.get(r.delivery_id))) for r in digest.reminders}
+            # The keys each service still lacks, as a tuple of item positions -> the services lacking them.
+            groups: dict[tuple[int, ...], list[int]] = {}
+            for position in range(len(names)):
+                lacking = tuple(index for index, item in enumerate(digest.items)
+                                if any(position not in taken[r.delivery_id] for r in item.reminders))
+                if lacking:
+                    groups.setdefault(lacking, []).append(position)
+            failure = None
+            for lacking, positions in groups.items():
+                part = reminders.Digest(digest.recipient, [digest.items[index] for index in lacking])
+                message = channel_message.build(part, now, self.context.registry.link_for)
+                skip = frozenset(range(len(names))) - set(positions)
                 try:
                     results = self.channels.send(tag, message.title, message.body, skip) if self.channels else []
-                    error = channel_error(results)
-                except Exception as failure:  # a service's own exception text may quote its URL: only its type is kept
-                    results, error = [], f"sending failed ({type(failure).__name__}); retried on the next cycle"
-                finished = self.context.now()
-                _note_state(self.channel_state[tag], error, finished)
-                services = [{"service": result.service, "sent": result.sent} for result in results]
-                records = [outcome_record(pending[r.delivery_id], error, finished, services) for r in part.reminders]
-                # Saved at once: a channel message is slow next to an email, and a crash must not re-post it.
-                self.log.save(records)
-                outcomes += records
+                except Exception as error:  # a service's own exception text may quote its URL: only its type is kept
+                    results, failure = [], type(error).__name__
+                for position in positions:
+                    if position < len(results) and results[position].sent:
+                        for reminder in part.reminders:
+                            taken[reminder.delivery_id].add(position)
+            finished = self.context.now()
+            records = []
+            for reminder in digest.reminders:
+                services = [{"service": name, "sent": position in taken[reminder.delivery_id]}
+                            for position, name in enumerate(names)]
+                records.append(outcome_record(pending[reminder.delivery_id], channel_error(services, failure),
+                                              finished, services))
+            _note_state(self.channel_state[tag], next((r["error"] for r in records if r["error"]), None), finished)
+            # Saved at once: a channel message is slow next to an email, and a crash must not re-post it.
+            self.log.save(records)
+            outcomes += records
 
     def health(self) -> dict:
         """Return the reminder part of /healthz: scheduler (`stalled` past three intervals), mail and last check.
