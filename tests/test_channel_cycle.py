@@ -198,6 +198,7 @@ def test_no_channel_secret_reaches_an_api_answer_a_log_line_or_the_data_file(sci
             "/api/v1/export?format=json")]
     scimwatch.close()
     assert len(receiver.taken) == 1 and "channel:ops" in answers[0] and '"channels"' in answers[3]
+    assert 'scimwatch_deliveries_total{channel="channel:ops",status="failed"} 1.0' in answers[4]
     stored = "".join(path.read_text(errors="replace") for path in data_dir.rglob("*") if path.is_file())
     for part in SECRET.split("/"):
         assert part not in caplog.text and part not in stored
@@ -278,3 +279,17 @@ def test_a_retry_posts_only_to_the_service_that_failed_even_when_the_key_moved_t
     assert [body["title"].split(": ")[1] for _, body in failing.taken] == ["SCIM API key expires in 3 days"]
     assert {stage: (r["status"], r["attempts"], [s["sent"] for s in r["services"]]) for stage, r in records.items()} \
         == {"7d": ("sent", 3, [True, True]), "3d": ("sent", 2, [True, True])}
+
+
+def test_channels_and_escalation_survive_a_csv_export_and_import_and_unknown_tags_are_refused(scimwatch):
+    scimwatch.add_key(days=40, directory_id="d1", channels=["ops"],
+                      escalation={"3d": ["security@example.com", "soc@example.com"], "expired": ["cio@example.com"]})
+    exported = scimwatch.client.get("/api/v1/export?format=csv", headers=scimwatch.headers)
+    assert 'ops,"3d=security@example.com,soc@example.com;expired=cio@example.com"' in exported.text
+    again = scimwatch.client.post("/api/v1/import", headers=scimwatch.headers, data=exported.data,
+                                  content_type="text/csv")
+    assert again.status_code == 200 and again.json["unchanged"] == 1
+    refused = scimwatch.client.post("/api/v1/import", headers=scimwatch.headers, content_type="application/json",
+                                    json={"keys": [{"org_id": "x", "expires_at": "2027-01-01", "channels": ["pager"]}]})
+    assert refused.status_code == 400
+    assert "'pager' is not a channel tag; the known tags are ops" in refused.text

@@ -238,23 +238,26 @@ def _natural_key(fields: dict):
 def _same(record: Mapping, other: Mapping) -> bool:
     """Whether two records (plain or read-only snapshots) have the same editable fields."""
     def comparable(value):
+        if isinstance(value, Mapping):  # an escalation: {stage: addresses}
+            return {stage: list(addresses) for stage, addresses in value.items()}
         return list(value) if isinstance(value, (list, tuple)) else value
     return all(comparable(record.get(name)) == comparable(other.get(name)) for name in keys.EDITABLE_FIELDS)
 
 
-def _check(fields: dict) -> tuple[dict, set[str], dict[str, str]]:
+def _check(fields: dict, known_tags) -> tuple[dict, set[str], dict[str, str]]:
     """Return a row's cleaned fields, the required fields it lacks (fine for an update) and its problems."""
     try:
-        return keys.check_fields(fields, partial=False), set(), {}
+        return keys.check_fields(fields, partial=False, known_tags=known_tags), set(), {}
     except keys.ValidationError as error:
         missing = {name for name in error.fields if name not in fields}
         problems = {name: text for name, text in error.fields.items() if name in fields}
-    return ({} if problems else keys.check_fields(fields, partial=True)), missing, problems
+    return ({} if problems else keys.check_fields(fields, partial=True, known_tags=known_tags)), missing, problems
 
 
-def plan_import(rows: list[Row], existing: Iterable[Mapping], now: datetime) -> ImportPlan:
+def plan_import(rows: list[Row], existing: Iterable[Mapping], now: datetime, known_tags=frozenset()) -> ImportPlan:
     """Match each row to a record (by id, else by org, kind and directory) and plan the writes.
 
+    `known_tags` are the channel tags a row's `channels` may name (SCIMWATCH_APPRISE_CONFIG's).
     Raises ImportInvalid listing every bad row with its field messages; then nothing may be applied.
     """
     matcher = _Matcher(existing)
@@ -274,7 +277,7 @@ def plan_import(rows: list[Row], existing: Iterable[Mapping], now: datetime) -> 
         if row_id is not None and (not isinstance(row_id, str) or not _ID.match(row_id)):
             problems["id"] = "must be a record id: letters, digits and . _ ~ - (at most 200)"
             row_id = None
-        cleaned, missing, field_problems = _check(fields) if not row.problems else ({}, set(), {})
+        cleaned, missing, field_problems = _check(fields, known_tags) if not row.problems else ({}, set(), {})
         problems.update(field_problems)
         target = matcher.by_id.get(row_id) if row_id else None
         if problems:

@@ -129,8 +129,12 @@ def _thresholds(value):
 def _channels(value, known_tags):
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
         raise ValueError("must be a list of channel tags from SCIMWATCH_APPRISE_CONFIG, such as [\"ops\"]")
+    if any(not tag.strip() for tag in value):
+        raise ValueError("a channel tag must not be empty")
     # Delivery ids compare recipients without case, so tags are lower case throughout.
-    tags = list(dict.fromkeys(tag.strip().lower() for tag in value if tag.strip()))
+    tags = list(dict.fromkeys(_text(tag).strip().lower() for tag in value))
+    if len(tags) > NOTIFY_LIMIT:
+        raise ValueError(f"must hold at most {NOTIFY_LIMIT} different tags (got {len(tags)})")
     unknown = [tag for tag in tags if known_tags is not None and tag not in known_tags]
     if unknown:
         known = f"the known tags are {', '.join(sorted(known_tags))}" if known_tags else \
