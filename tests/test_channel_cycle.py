@@ -293,3 +293,16 @@ def test_channels_and_escalation_survive_a_csv_export_and_import_and_unknown_tag
                                     json={"keys": [{"org_id": "x", "expires_at": "2027-01-01", "channels": ["pager"]}]})
     assert refused.status_code == 400
     assert "'pager' is not a channel tag; the known tags are ops" in refused.text
+
+
+def test_a_check_that_only_posts_to_channels_says_so(tmp_path, data_dir, clock, smtp, receiver):
+    scimwatch = Scimwatch(data_dir, clock, **smtp.settings(APPRISE_CONFIG=write_config(tmp_path, receiver)))
+    try:
+        scimwatch.add_key(days=5, notify=[], channels=["ops"])
+        report = scimwatch.run()
+        assert (report["messages"], report["channel_messages"], report["sent"]) == (0, 1, 1)
+        assert deliveries.messages_text(report) == "1 channel message"
+        assert deliveries.messages_text({**report, "messages": 2, "channel_messages": 3}) == \
+            "2 emails and 3 channel messages"
+    finally:
+        scimwatch.close()

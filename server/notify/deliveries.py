@@ -168,7 +168,7 @@ class ReminderService:
         if dry_run:
             now = self.context.now()
             known = self.log.by_id()
-            return {"dry_run": True, "sent": 0, "failed": 0, "messages": 0,
+            return {"dry_run": True, "sent": 0, "failed": 0, "messages": 0, "channel_messages": 0,
                     "due": [_describe(reminder, known.get(reminder.delivery_id))
                             for reminder in self._plan(known, now).due]}
         now = self._claim_cycle()
@@ -339,6 +339,15 @@ def _with_alert(state: dict, what: str, now: datetime, limit_hours: int) -> dict
             state.update(alert=True, reason=f"{what} has been failing for {hours:.0f} hours, longer than "
                                             f"SCIMWATCH_ALERT_AFTER_HOURS={limit_hours}")
     return state
+
+
+def messages_text(report: Mapping) -> str:
+    """Return what a cycle sent, in words: '3 emails', '3 emails and 2 channel messages', '1 channel message'."""
+    posted = report.get("channel_messages", 0)
+    parts = [f"{report['messages']} emails"] if report["messages"] or not posted else []
+    if posted:
+        parts.append(f"{posted} channel message{'s' if posted != 1 else ''}")
+    return " and ".join(parts)
 
 
 def _describe(reminder: reminders.Reminder, previous: Mapping | None) -> dict:

@@ -56,9 +56,9 @@ def run_check():
     except deliveries.CycleRunning as busy:
         flash(f"{str(busy).capitalize()}; its results appear here when it ends.", "error")
         return redirect(url_for("ui.deliveries_page"), 303)
-    if report["messages"]:
+    if report["due"]:
         flash(f"Check done: {report['sent']} reminders sent and {report['failed']} failed, "
-              f"in {report['messages']} emails.", "error" if report["failed"] else "ok")
+              f"in {deliveries.messages_text(report)}.", "error" if report["failed"] else "ok")
     else:
         flash("Check done: no reminder was due.", "ok")
     return redirect(url_for("ui.deliveries_page"), 303)
