@@ -212,11 +212,13 @@ class ReminderService:
         channel_outcomes: list[dict] = []
         poster = threading.Thread(target=self._post, args=(channel_digests, pending, known, now, channel_outcomes),
                                   name="scimwatch-channels", daemon=True)
-        poster.start()
+        if channel_digests:
+            poster.start()
         try:
             outcomes = self._send(digests, pending, now)
         finally:
-            poster.join()
+            if channel_digests:
+                poster.join()
         outcomes += channel_outcomes
         retention.prune_deliveries(self.log.records, self.context.registry.keys, now,
                                    settings["DELIVERY_RETENTION_DAYS"])
