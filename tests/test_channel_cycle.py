@@ -51,7 +51,7 @@ def test_each_stage_reaches_a_channel_once_across_repeated_cycles_and_a_restart(
         clock.advance(days=1)
     scimwatch.run()
     assert [body["title"] for _, body in receiver.taken] == [
-        f"\\[scimwatch\\] Okta EU: SCIM API key {when}" for when in (
+        f"[scimwatch] Okta EU: SCIM API key {when}" for when in (
             "expires in 30 days", "expires in 14 days", "expires in 7 days", "expires in 3 days",
             "expires in 1 day", "expired today")]
     assert [(d["stage"], d["status"], d["attempts"]) for d in reversed(channel_deliveries(scimwatch))] == [
@@ -63,20 +63,22 @@ def test_several_keys_due_for_a_channel_become_one_message_with_the_facts_steps_
     scimwatch = Scimwatch(data_dir, clock, **smtp.settings(APPRISE_CONFIG=write_config(tmp_path, receiver),
                                                            CHANNELS="ops", PUBLIC_URL="https://sw.example.com"))
     try:
-        scimwatch.add_key(days=2, directory_name="Okta *prod* <!channel>", identity_provider="okta",
+        scimwatch.add_key(days=2, directory_name="Okta *prod* <!channel> !here>", identity_provider="okta",
                           directory_id="d1")
-        scimwatch.add_key(days=10, directory_name="Entra", identity_provider="entra")
+        scimwatch.add_key(days=10, directory_name="Entra [x](https://evil.example)", identity_provider="entra")
         scimwatch.run()
     finally:
         scimwatch.close()
     [(_, body)] = receiver.taken
-    assert body["title"] == "\\[scimwatch\\] Okta \\*prod\\* \\<!channel\\>: SCIM API key expires in 2 days (+1 more)"
+    assert body["title"] == "[scimwatch] Okta \\*prod\\* \u2039!channel\u203a !here\u203a: SCIM API key expires in 2 " \
+                            "days (+1 more)"
     text = body["message"]
-    assert "Okta \\*prod\\* \\<!channel\\> · org-1 · Okta: Expires in 2 days (" in text
-    assert "<!channel>" not in text.replace("\\<!channel\\>", "")
-    assert "UTC)" in text and "[Open the directory](https://admin.atlassian.com/o/org-1/" in text
-    assert "[I regenerated it](https://sw.example.com/r/" in text and "[I'm on it](https://sw.example.com/r/" in text
-    assert "**Okta" in text and "\n1. " in text and "[Atlassian's instructions](https://" in text
+    assert "Okta \\*prod\\* \u2039!channel\u203a !here\u203a · org-1 · Okta: Expires in 2 days (" in text
+    assert "Entra \\[x\\](https://evil.example)" in text
+    assert "!channel>" not in text and "!here>" not in text and "[x](https://evil" not in text
+    assert "UTC)" in text and "Directory: <https://admin.atlassian.com/o/org-1/" in text
+    assert "I regenerated it: <https://sw.example.com/r/" in text and "I'm on it: <https://sw.example.com/r/" in text
+    assert "**Okta" in text and "\n1. " in text and "Atlassian's instructions: <https://support.atlassian.com/" in text
 
 
 def test_a_receiver_answering_500_then_200_gets_the_message_once_and_nothing_is_lost(scimwatch, receiver):
@@ -144,7 +146,7 @@ def test_a_form_url_receiver_gets_the_message_too(tmp_path, data_dir, clock, smt
     finally:
         scimwatch.close()
     [(path, body)] = receiver.taken
-    assert path.startswith(f"/{SECRET}") and body["title"] == "\\[scimwatch\\] Okta: SCIM API key expires in 5 days"
+    assert path.startswith(f"/{SECRET}") and body["title"] == "[scimwatch] Okta: SCIM API key expires in 5 days"
 
 
 def test_escalation_addresses_get_their_stage_and_each_later_one(tmp_path, data_dir, clock, smtp):
