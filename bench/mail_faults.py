@@ -82,6 +82,27 @@ def outage_fields(number, orgs, now, rng):
     return fields
 
 
+def fault_cycles(cycles: int, modes, rng: random.Random, set_mode, cycle, registry, clock: dict) -> dict[str, int]:
+    """Run `cycles` cycles, each in a random mode, rotating a key now and then, 12 hours apart; then fine
+    cycles until nothing is due (at most five). Return how often each mode came up."""
+    seen = dict.fromkeys(modes, 0)
+    for _ in range(cycles):
+        mode = rng.choice(modes)
+        seen[mode] += 1
+        set_mode(mode)
+        cycle()
+        if rng.random() < 0.1:
+            key = rng.choice(registry.list())
+            registry.rotate(key["id"], {"expires_at": (clock["now"] + timedelta(days=rng.uniform(2, 20)))
+                                        .strftime("%Y-%m-%dT%H:%M:%SZ")}, clock["now"])
+        clock["now"] += timedelta(hours=12)
+    set_mode("fine")
+    recovery = 0
+    while cycle()["due"] and recovery < 5:
+        recovery += 1
+    return seen
+
+
 def run(cycles: int = 60, keys: int = 120, seed_value: int = 6) -> list[Row]:
     """Run the outage cycles and recovery; return one row with cycles, deliveries, losses and duplicates."""
     rng = random.Random(seed_value)
@@ -89,7 +110,6 @@ def run(cycles: int = 60, keys: int = 120, seed_value: int = 6) -> list[Row]:
     smtp = FaultySmtp()
     carried: dict[str, list[str]] = {}  # Message-ID -> delivery ids it carried
     attempts: dict[str, str] = {}
-    modes_seen = dict.fromkeys(MODES, 0)
     with tempfile.TemporaryDirectory(prefix="scimwatch-outage-") as folder:
         fleet.seed(Path(folder), keys, orgs=10, now=START, fields=outage_fields)
         app = create_app({"DATA_DIR": folder, "ADMIN_TOKEN": fleet.ADMIN_TOKEN, "CLOCK": lambda: clock["now"],
@@ -107,20 +127,7 @@ def run(cycles: int = 60, keys: int = 120, seed_value: int = 6) -> list[Row]:
             return report
 
         try:
-            for _ in range(cycles):
-                mode = rng.choice(MODES)
-                modes_seen[mode] += 1
-                smtp.set_mode(mode, rng)
-                cycle()
-                if rng.random() < 0.1:
-                    key = rng.choice(registry.list())
-                    registry.rotate(key["id"], {"expires_at": (clock["now"] + timedelta(days=rng.uniform(2, 20)))
-                                                .strftime("%Y-%m-%dT%H:%M:%SZ")}, clock["now"])
-                clock["now"] += timedelta(hours=12)
-            smtp.set_mode("fine", rng)
-            recovery = 0
-            while cycle()["due"] and recovery < 5:
-                recovery += 1
+            modes_seen = fault_cycles(cycles, MODES, rng, lambda mode: smtp.set_mode(mode, rng), cycle, registry, clock)
             final = service.log.list()
         finally:
             smtp.stop()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from . import banner_load, crash, footprint, imports, mail_faults, reminders, writes
+from . import banner_load, channels, crash, footprint, imports, mail_faults, reminders, writes
 from .serving import ROOT
 from .table import Row, render
 
@@ -24,6 +24,7 @@ SUITES = {
     "crash": (lambda quick: crash.run(trials=10 if quick else 50)),
     "mail-faults": (lambda quick: mail_faults.run(cycles=20 if quick else 100)
                     + mail_faults.crash_run(trials=2 if quick else 5)),
+    "channels": channels.run,
 }
 
 

@@ -48,6 +48,9 @@ class Scimwatch:
         self.settings = config
         self.store = store
         self.registry = Registry(store)
+        channels = config["APPRISE_CONFIG"]
+        # A key may name only the channels the Apprise configuration defines (none when it is unset).
+        self.registry.channel_tags = frozenset(channels.tags if channels else ())
         self.tokens = TokenBook(store, config["ADMIN_TOKEN"], clock)
         self.now = clock
         self.started_at = clock()
@@ -92,7 +95,8 @@ class Scimwatch:
         failing = [category for category, found in (
             ("data_folder_unwritable", db["status"] == "failing"),
             ("reminders_stalled", report.get("scheduler", {}).get("status") == "stalled"),
-            ("mail_failing", report.get("mail", {}).get("alert"))) if found]
+            ("mail_failing", report.get("mail", {}).get("alert")),
+            ("channel_failing", any(channel["alert"] for channel in report.get("channels", ())))) if found]
         if failing:
             report.update(status="failing", failing=failing)
         return report if detailed else _public_health(report)

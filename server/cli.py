@@ -19,7 +19,7 @@ from .domain.key_files import ImportInvalid
 from .domain.keys import ValidationError
 from .domain.times import parse_time, utcnow
 from .domain.tokens import SCOPES
-from .notify import scheduler
+from .notify import deliveries, scheduler
 from .notify.mail import OUTBOX_FOLDER
 from .store import exchange
 from .store.registry import KeyNotFound
@@ -193,7 +193,7 @@ def remind(dry_run):
         click.echo(f"{item['status']:9} {item['stage']:12} {item['recipient']}  key {item['key_id']}  "
                    f"expires {item['expires_at']}" + (f"  ({item['error']})" if item.get("error") else ""))
     count = len(report["due"]) if dry_run else report["sent"]
-    outcome = "due" if dry_run else f"sent, {report['failed']} failed in {report['messages']} emails"
+    outcome = "due" if dry_run else f"sent, {report['failed']} failed in {deliveries.messages_text(report)}"
     click.echo(f"{count} reminder{'s' if count != 1 else ''} {outcome}")
     if report["failed"]:
         raise SystemExit(1)

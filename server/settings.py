@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .domain.keys import EMAIL_PATTERN, LOCAL_PART
+from .domain.keys import EMAIL_PATTERN, LOCAL_PART, check_escalation, parse_escalation
+from .notify.channels import Channels
 from .sync.org_keys import OrgKeys, read_keys_file
 
 PREFIX = "SCIMWATCH_"
@@ -142,6 +143,18 @@ def _sender(value: str) -> str:
     return value
 
 
+def _channels_file(value: str) -> Channels | None:
+    return Channels(value.strip()) if value.strip() else None
+
+
+def _tags(value: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(tag.lower() for tag in _items(value)))
+
+
+def _escalation(value: str) -> dict[str, list[str]]:
+    return check_escalation(parse_escalation(value))
+
+
 def _org_keys(value: str) -> OrgKeys | None:
     return read_keys_file(Path(value.strip())) if value.strip() else None
 
@@ -177,6 +190,11 @@ SETTINGS = (
             _url),
     Setting("METRICS_PUBLIC", "false", "serve /metrics without a token (else scope metrics or admin)", _bool),
     Setting("SYNC_HOURS", "6", "how often the Atlassian sync runs, in hours", _whole(1, 168)),
+    Setting("APPRISE_CONFIG", "", "Apprise YAML or text configuration of tagged channel URLs (Slack, Teams, "
+            "webhooks); no channels when empty", _channels_file),
+    Setting("CHANNELS", "", "comma-separated channel tags every key notifies", _tags),
+    Setting("ESCALATION", "", "extra addresses from a stage on, such as 3d=security@example.com;"
+            "expired=cio@example.com", _escalation),
 )
 # Settings whose value may come from a file named by NAME_FILE (Docker secrets and the like).
 FILE_SETTINGS = ("ADMIN_TOKEN", "SMTP_PASSWORD")
@@ -196,6 +214,12 @@ def load(environ: Mapping[str, str]) -> dict:
             values[setting.name] = setting.parse(setting.default if raw is None else raw)
         except ValueError as error:
             raise ConfigError(f"{variable}: {error}") from None
+    channels = values["APPRISE_CONFIG"]
+    known = channels.tags if isinstance(channels, Channels) else []
+    unknown = [tag for tag in values["CHANNELS"] if tag not in known]  # type: ignore[attr-defined]
+    if unknown:
+        raise ConfigError(f"SCIMWATCH_CHANNELS: {', '.join(unknown)} is not a tag of SCIMWATCH_APPRISE_CONFIG; "
+                          + (f"its tags are {', '.join(known)}" if known else "SCIMWATCH_APPRISE_CONFIG is not set"))
     if values["MAIL_BACKEND"] == "smtp" and not values["SMTP_HOST"]:
         raise ConfigError("SCIMWATCH_SMTP_HOST: is required when SCIMWATCH_MAIL_BACKEND=smtp")
     return values

@@ -178,6 +178,16 @@ def smtp():
 
 
 @pytest.fixture
+def receiver():
+    """A real local HTTP endpoint for Apprise's json:// and form:// URLs (tests/receivers.py)."""
+    from receivers import Receiver
+
+    made = Receiver()
+    yield made
+    made.stop()
+
+
+@pytest.fixture
 def live_server_factory(tmp_path_factory):
     """Start live servers with extra SCIMWATCH_ settings; all are stopped after the test."""
     started = []

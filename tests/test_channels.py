@@ -1,50 +1,14 @@
 """Apprise channels (DESIGN §14): the tagged configuration, per-service results, no secret in errors or logs."""
 from __future__ import annotations
 
-import http.server
-import json
 import logging
-import threading
 
 import pytest
+from receivers import Receiver
 
 from server.notify.channels import ChannelConfigError, Channels
 
 SECRET = "T000SECRET/B000SECRET"
-
-
-class Receiver:
-    """A real local HTTP endpoint that answers the codes it is given, then 200, and keeps what it got."""
-
-    def __init__(self, codes=()):
-        self.codes, self.received = list(codes), []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((self.path, json.loads(body)))
-                self.send_response(receiver.codes.pop(0) if receiver.codes else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    made = Receiver()
-    yield made
-    made.stop()
 
 
 def test_a_yaml_config_gives_tags_and_service_names_and_sends_markdown(tmp_path, receiver):
@@ -86,8 +50,28 @@ def test_a_config_that_does_not_parse_is_refused_naming_the_file_never_its_lines
     config.write_text(text, encoding="utf-8")
     with caplog.at_level(logging.DEBUG), pytest.raises(ChannelConfigError) as refused:
         Channels(config)
-    assert str(config) in str(refused.value) and "SCIMWATCH_APPRISE_CONFIG" in str(refused.value)
+    assert str(config) in str(refused.value)
     assert SECRET not in str(refused.value) and SECRET not in caplog.text
+
+
+def test_a_tag_with_capitals_is_refused_since_keys_name_tags_without_case(tmp_path):
+    config = tmp_path / "apprise.txt"
+    config.write_text(f"Ops=json://127.0.0.1:9/{SECRET}\n", encoding="utf-8")
+    with pytest.raises(ChannelConfigError, match="write tags in lower case \\(found Ops\\)"):
+        Channels(config)
+
+
+def test_a_retry_skips_the_services_that_already_took_the_message(tmp_path):
+    first, second = Receiver(), Receiver()
+    try:
+        config = tmp_path / "apprise.txt"
+        config.write_text(f"ops={first.url}/a\nops={second.url}/b\n", encoding="utf-8")
+        results = Channels(config).send("ops", "title", "body", skip=frozenset({0}))
+        assert [result.sent for result in results] == [True, True]
+        assert (len(first.received), len(second.received)) == (0, 1)
+    finally:
+        first.stop()
+        second.stop()
 
 
 def test_a_missing_file_is_refused_naming_it(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -23,7 +24,11 @@ CONFIG = SchemathesisConfig.from_dict({
 # One app over a temp data folder, with a pinned clock, answers every request in-process (WSGI); it is
 # made at import because schemathesis binds the app to the schema before collection.
 _DATA = tempfile.TemporaryDirectory(prefix="scimwatch-schemathesis-")
-APP = create_app({"DATA_DIR": _DATA.name, "ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": lambda: NOW})
+# One channel tag, `ops`, on a port where nothing listens: a channel post simply fails.
+CHANNEL_TAGS = {"ops"}
+(Path(_DATA.name) / "apprise.txt").write_text("ops=json://127.0.0.1:9/hook\n", encoding="utf-8")
+APP = create_app({"DATA_DIR": Path(_DATA.name) / "data", "ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": lambda: NOW,
+                  "APPRISE_CONFIG": Path(_DATA.name) / "apprise.txt"})
 schema = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.json", config=CONFIG)
 schema.app = APP
 
@@ -51,9 +56,18 @@ def observation_is_possible(body) -> bool:
     return body["page_url"].startswith(f"https://admin.atlassian.com/o/{body.get('org_id')}/")
 
 
+def channels_are_known(body) -> bool:
+    """The rule the Channels description states in words: each tag is one the Apprise configuration defines."""
+    channels = body.get("channels") if isinstance(body, dict) else None
+    return not isinstance(channels, list) or all(isinstance(tag, str) and tag.strip().lower() in CHANNEL_TAGS
+                                                 for tag in channels)
+
+
 def is_possible(case) -> bool:
     """Whether a case is possible: a schema-valid rotation or observation must also keep its cross-field rule."""
     positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if positive and not channels_are_known(case.body):
+        return False
     if positive and case.operation.path == "/api/v1/observations":
         return observation_is_possible(case.body)
     return not (positive and case.operation.path.endswith("/rotate")) or rotation_is_possible(case.body)

@@ -1,9 +1,10 @@
 """Import and export files of key records (DESIGN §16): CSV and JSON, and how rows match records. Pure, no I/O.
 
-CSV: a header row of field names, one record per row, multi-value cells (`notify`, `thresholds`) separated
-by `;`. Cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
-are exported with a leading `'`, which import takes off again; a cell that itself starts with `'` before
-one of those characters (or before another `'`) gets one more, so every value survives the round trip.
+CSV: a header row of field names, one record per row, multi-value cells (`notify`, `thresholds`, `channels`)
+separated by `;`, `escalation` as `3d=a@example.com,b@example.com;expired=c@example.com`. Cells that a
+spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) are exported with a
+leading `'`, which import takes off again; a cell that itself starts with `'` before one of those characters
+(or before another `'`) gets one more, so every value survives the round trip.
 JSON: `{"keys": [...]}`, the records as the API answers them.
 
 Columns after the editable fields (`source`, `upstream_id`, `removed_upstream`, `created_at`, `updated_at`,
@@ -90,6 +91,8 @@ def _cell(value) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return LIST_SEPARATOR.join(str(item) for item in value)
+    if isinstance(value, Mapping):
+        return keys.escalation_text(value)
     return str(value)
 
 
@@ -97,9 +100,16 @@ def _field_from_cell(name: str, cell: str):
     """Return the API value of a CSV cell: lists split on `;`, an empty cell resets a field to its default."""
     # A spreadsheet may end the lines of a multi-line cell with CRLF; notes keep newlines only.
     text = unescape_cell(cell).replace("\r\n", "\n")
-    if name == "notify":
+    if not text.strip() and name in keys.OPTIONAL_FIELDS:
+        return None
+    if name == "escalation":
+        try:
+            return keys.parse_escalation(text)
+        except ValueError:
+            return text  # the key rules name what is wrong
+    if name in ("notify", "channels"):
         return [item.strip() for item in text.split(LIST_SEPARATOR) if item.strip()]
-    if not text.strip() and name in ("thresholds", "identity_provider", "kind", "org_id", "expires_at", "directory_id"):
+    if not text.strip() and name in ("identity_provider", "kind", "org_id", "expires_at", "directory_id"):
         return None
     if name == "thresholds":
         # Non-numbers stay text so the key rules name the problem.
@@ -228,23 +238,26 @@ def _natural_key(fields: dict):
 def _same(record: Mapping, other: Mapping) -> bool:
     """Whether two records (plain or read-only snapshots) have the same editable fields."""
     def comparable(value):
+        if isinstance(value, Mapping):  # an escalation: {stage: addresses}
+            return {stage: list(addresses) for stage, addresses in value.items()}
         return list(value) if isinstance(value, (list, tuple)) else value
     return all(comparable(record.get(name)) == comparable(other.get(name)) for name in keys.EDITABLE_FIELDS)
 
 
-def _check(fields: dict) -> tuple[dict, set[str], dict[str, str]]:
+def _check(fields: dict, known_tags) -> tuple[dict, set[str], dict[str, str]]:
     """Return a row's cleaned fields, the required fields it lacks (fine for an update) and its problems."""
     try:
-        return keys.check_fields(fields, partial=False), set(), {}
+        return keys.check_fields(fields, partial=False, known_tags=known_tags), set(), {}
     except keys.ValidationError as error:
         missing = {name for name in error.fields if name not in fields}
         problems = {name: text for name, text in error.fields.items() if name in fields}
-    return ({} if problems else keys.check_fields(fields, partial=True)), missing, problems
+    return ({} if problems else keys.check_fields(fields, partial=True, known_tags=known_tags)), missing, problems
 
 
-def plan_import(rows: list[Row], existing: Iterable[Mapping], now: datetime) -> ImportPlan:
+def plan_import(rows: list[Row], existing: Iterable[Mapping], now: datetime, known_tags=frozenset()) -> ImportPlan:
     """Match each row to a record (by id, else by org, kind and directory) and plan the writes.
 
+    `known_tags` are the channel tags a row's `channels` may name (SCIMWATCH_APPRISE_CONFIG's).
     Raises ImportInvalid listing every bad row with its field messages; then nothing may be applied.
     """
     matcher = _Matcher(existing)
@@ -264,7 +277,7 @@ def plan_import(rows: list[Row], existing: Iterable[Mapping], now: datetime) -> 
         if row_id is not None and (not isinstance(row_id, str) or not _ID.match(row_id)):
             problems["id"] = "must be a record id: letters, digits and . _ ~ - (at most 200)"
             row_id = None
-        cleaned, missing, field_problems = _check(fields) if not row.problems else ({}, set(), {})
+        cleaned, missing, field_problems = _check(fields, known_tags) if not row.problems else ({}, set(), {})
         problems.update(field_problems)
         target = matcher.by_id.get(row_id) if row_id else None
         if problems:

@@ -6,13 +6,16 @@ import re
 import uuid
 from datetime import datetime
 
+from .reminders import stage_days
 from .runbook import IDENTITY_PROVIDERS, KINDS
 from .times import DAY, check_year, format_time, parse_time
 
 SECRET_FIELDS = frozenset({"api_key", "apikey", "key", "secret", "token", "value", "password",
                            "api_token", "bearer_token", "scim_token", "key_value"})
 EDITABLE_FIELDS = ("org_id", "org_name", "directory_id", "directory_name", "identity_provider",
-                   "kind", "label", "expires_at", "notify", "thresholds", "notes")
+                   "kind", "label", "expires_at", "notify", "thresholds", "notes", "channels", "escalation")
+# Editable but optional in a stored record (records made before them lack them); null removes them.
+OPTIONAL_FIELDS = ("thresholds", "channels", "escalation")
 # Set by the server and refused on input: `source` says where a record came from (api, ui, cli, extension,
 # import, atlassian); `upstream_id` and `removed_upstream` are the Atlassian sync's (DESIGN §16);
 # `page_url` and `last_seen_at` come from observations (§13), `acknowledged_*` from an acknowledgement (§14).
@@ -123,6 +126,59 @@ def _thresholds(value):
     return sorted({int(days) for days in value}, reverse=True)
 
 
+def _channels(value, known_tags):
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise ValueError("must be a list of channel tags from SCIMWATCH_APPRISE_CONFIG, such as [\"ops\"]")
+    if any(not tag.strip() for tag in value):
+        raise ValueError("a channel tag must not be empty")
+    # Delivery ids compare recipients without case, so tags are lower case throughout.
+    tags = list(dict.fromkeys(_text(tag).strip().lower() for tag in value))
+    if len(tags) > NOTIFY_LIMIT:
+        raise ValueError(f"must hold at most {NOTIFY_LIMIT} different tags (got {len(tags)})")
+    unknown = [tag for tag in tags if known_tags is not None and tag not in known_tags]
+    if unknown:
+        known = f"the known tags are {', '.join(sorted(known_tags))}" if known_tags else \
+            "no channels are configured (SCIMWATCH_APPRISE_CONFIG is not set)"
+        raise ValueError(f"{', '.join(repr(tag[:40]) for tag in unknown)} is not a channel tag; {known}")
+    return tags
+
+
+def check_escalation(value) -> dict[str, list[str]]:
+    """Return an escalation {stage: [addresses]} cleaned, or raise ValueError naming the bad stage or address."""
+    if not isinstance(value, dict):
+        raise ValueError('must be an object from a stage to addresses, such as {"3d": ["security@example.com"]}')
+    cleaned = {}
+    for stage, addresses in value.items():
+        stage_days(stage)
+        try:
+            cleaned[stage] = _notify(addresses)
+        except ValueError as error:
+            raise ValueError(f"stage {stage}: {error}") from None
+        if not cleaned[stage]:
+            raise ValueError(f"stage {stage}: must list at least one email address")
+    # Earliest stage first, as people read a timeline.
+    return dict(sorted(cleaned.items(), key=lambda item: -stage_days(item[0])))
+
+
+def parse_escalation(text: str) -> dict[str, list[str]]:
+    """Read escalation written as `3d=security@example.com;expired=cio@example.com,ciso@example.com` (unchecked).
+
+    Parts are separated by `;` or new lines; check_escalation then checks the stages and addresses.
+    """
+    value: dict[str, list[str]] = {}
+    for part in filter(None, (part.strip() for part in text.replace("\n", ";").split(";"))):
+        stage, equals, addresses = part.partition("=")
+        if not equals:
+            raise ValueError(f"{part[:80]!r} must be STAGE=ADDRESS[,ADDRESS], such as 3d=security@example.com")
+        value.setdefault(stage.strip(), []).extend(a.strip() for a in addresses.split(",") if a.strip())
+    return value
+
+
+def escalation_text(value) -> str:
+    """Write an escalation the way parse_escalation reads it."""
+    return ";".join(f"{stage}={','.join(addresses)}" for stage, addresses in value.items())
+
+
 _RULES = {
     "org_id": check_id,
     "directory_id": check_id,
@@ -135,24 +191,30 @@ _RULES = {
     "expires_at": _expires_at,
     "notify": _notify,
     "thresholds": _thresholds,
+    "escalation": check_escalation,
 }
 _REQUIRED = ("org_id", "expires_at")
 _OPTIONAL_DEFAULTS = {"org_name": "", "directory_id": "", "directory_name": "", "label": "", "notes": "",
                       "identity_provider": "other", "kind": "scim", "notify": []}
 
 
-def check_fields(data, *, partial: bool) -> dict:
-    """Validate client input for a key; return the cleaned fields or raise ValidationError."""
+def check_fields(data, *, partial: bool, known_tags=None) -> dict:
+    """Validate client input for a key; return the cleaned fields or raise ValidationError.
+
+    `known_tags` are the channel tags of SCIMWATCH_APPRISE_CONFIG (none when unset); None checks only
+    the form of `channels` (a stored record whose tag has since left the configuration stays valid).
+    """
     if not isinstance(data, dict):
         raise ValidationError({"body": "must be a JSON object with the key's fields"})
     problems: dict[str, str] = {}
     cleaned: dict = {}
+    rules = {**_RULES, "channels": lambda value: _channels(value, known_tags)}
     for name, value in data.items():
         if name.lower() in SECRET_FIELDS:
             problems[name] = NEVER_STORED
         elif name in SERVER_FIELDS:
             problems[name] = "is set by the server and cannot be written"
-        elif name not in _RULES:
+        elif name not in rules:
             problems[name] = f"unknown field; known fields are {', '.join(EDITABLE_FIELDS)}"
         elif value is None and name in _REQUIRED:
             problems[name] = "is required"
@@ -160,7 +222,7 @@ def check_fields(data, *, partial: bool) -> dict:
             cleaned[name] = None
         else:
             try:
-                cleaned[name] = _RULES[name](value)
+                cleaned[name] = rules[name](value)
             except ValueError as error:
                 problems[name] = str(error)
     if not partial:
@@ -188,8 +250,8 @@ def updated_key(record: dict, fields: dict, now: datetime) -> dict:
     changed = dict(record)
     for name, value in fields.items():
         if value is None:
-            if name == "thresholds":
-                changed.pop("thresholds", None)
+            if name in OPTIONAL_FIELDS:
+                changed.pop(name, None)
             else:
                 changed[name] = _OPTIONAL_DEFAULTS[name]
         else:

@@ -17,8 +17,8 @@ from .tokens import SCOPES
 
 Problem = tuple[str | None, str] | None
 
-# Every field `keys.new_key` writes; `thresholds` is optional and may be null.
-KEY_FIELDS = ("id", *(name for name in key_rules.EDITABLE_FIELDS if name != "thresholds"),
+# Every field `keys.new_key` writes; `thresholds`, `channels` and `escalation` are optional.
+KEY_FIELDS = ("id", *(name for name in key_rules.EDITABLE_FIELDS if name not in key_rules.OPTIONAL_FIELDS),
               "created_at", "updated_at", "rotated_at", "history")
 TOKEN_FIELDS = ("id", "hash", "scope", "label", "created_at")
 # Every field `notify.deliveries.pending_record` and `outcome_record` write.

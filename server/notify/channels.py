@@ -18,8 +18,8 @@ logging.getLogger("apprise").propagate = False
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 
-class ChannelConfigError(Exception):
-    """The Apprise configuration file is missing, does not parse, or has a URL without a tag."""
+class ChannelConfigError(ValueError):
+    """The Apprise configuration file is missing, does not parse, or has a URL without a (lower-case) tag."""
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,17 @@ class Channels:
         return [{"tag": tag, "services": [service.service_name for service in self._services
                                           if tag in service.tags]} for tag in self.tags]
 
-    def send(self, tag: str, title: str, body: str) -> list[ServiceResult]:
+    def send(self, tag: str, title: str, body: str, skip: frozenset[int] = frozenset()) -> list[ServiceResult]:
         """Send one Markdown message to every service of a tag; return each service's own result.
 
-        One service at a time, so a retry can tell which of a tag's services already took the message.
+        One service at a time (Apprise's notify(tag=) answers one yes/no for all of them), so a retry
+        can skip the positions in `skip`: the tag's services that already took this message.
+        A service's own connect and read timeouts (Apprise's `cto` and `rto`, 4 s each) bound each send.
         """
         results = []
-        for service in self._services:
-            if tag not in service.tags:
+        for position, service in enumerate(service for service in self._services if tag in service.tags):
+            if position in skip:
+                results.append(ServiceResult(service.service_name, True))
                 continue
             single = apprise.Apprise()
             single.add(service)
@@ -66,7 +69,7 @@ class Channels:
 
 def _load(path: str) -> list:
     """Return the configuration's services, or raise ChannelConfigError naming the file (never its lines)."""
-    problem = f"SCIMWATCH_APPRISE_CONFIG: {path}"
+    problem = path
     if not Path(path).is_file():
         raise ChannelConfigError(f"{problem} is not a readable file")
     config = apprise.AppriseConfig()
@@ -79,4 +82,8 @@ def _load(path: str) -> list:
                                  "(each line `tag=url`, or YAML `urls:` with a `tag:` on each)")
     if any(not service.tags for service in services):
         raise ChannelConfigError(f"{problem} has a URL without a tag; give every URL at least one tag")
+    capitals = sorted({tag for service in services for tag in service.tags if tag != tag.lower()})
+    if capitals:
+        # Keys name channels without case (like addresses), so a tag must have one spelling.
+        raise ChannelConfigError(f"{problem}: write tags in lower case (found {', '.join(capitals)})")
     return services

@@ -72,7 +72,8 @@ class Item:
     acknowledge_url: str = ""
 
 
-def _item(item: DigestItem, now: datetime, links: Callable[[Mapping, str], str] | None = None) -> Item:
+def item_facts(item: DigestItem, now: datetime, links: Callable[[Mapping, str], str] | None = None) -> Item:
+    """Return what a reminder says about one key (emails and channel messages alike)."""
     key = item.key
     expires_at = parse_time(key["expires_at"])
     relative = banners.relative_text(expires_at, now)
@@ -133,7 +134,8 @@ def _names(members) -> str:
     return ", ".join(facts.name for _, facts in members)
 
 
-def _intro(items: list[Item]) -> str:
+def intro(items: list[Item]) -> str:
+    """Return the opening line: how many keys need rotating."""
     count = len(items)
     return f"{count} Atlassian key{'s need' if count != 1 else ' needs'} rotating"
 
@@ -145,13 +147,14 @@ FOOTER = ("You get this from scimwatch because your address is on these keys' no
           "re-arms the reminders for the new expiry date.")
 
 
-def _docs(digest: Digest) -> list[str]:
+def docs_urls(digest: Digest) -> list[str]:
+    """Return Atlassian's instructions for each kind of key in a digest, once each."""
     return list(dict.fromkeys(runbook.docs_url(item.key.get("kind", "scim")) for item in digest.items))
 
 
 def text_body(digest: Digest, items: list[Item], sections: list[Section]) -> str:
     """Return the plain-text part: the keys most urgent first, then each step once."""
-    lines = [_intro(items) + ", most urgent first."]
+    lines = [intro(items) + ", most urgent first."]
     if any(facts.group in runbook.IDENTITY_PROVIDERS for facts in items):
         lines.append(CONSEQUENCE)
     lines.append("")
@@ -165,7 +168,7 @@ def text_body(digest: Digest, items: list[Item], sections: list[Section]) -> str
     for section in sections:
         lines += ["", section.heading]
         lines += [f"{number}) {step}" for number, step in section.steps]
-    lines += ["", *(f"Atlassian's instructions: {url}" for url in _docs(digest)), "", "-- ", FOOTER]
+    lines += ["", *(f"Atlassian's instructions: {url}" for url in docs_urls(digest)), "", "-- ", FOOTER]
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -207,20 +210,20 @@ def html_body(digest: Digest, items: list[Item], sections: list[Section]) -> str
                   for number, step in section.steps)
         for section in sections)
     docs = " · ".join(f'<a href="{e(url)}" style="color:{SURFACE.link}">Atlassian\'s instructions</a>'
-                      for url in _docs(digest))
+                      for url in docs_urls(digest))
     consequence = (f'<p style="margin:0 0 12px">{e(CONSEQUENCE)}</p>'
                    if any(facts.group in runbook.IDENTITY_PROVIDERS for facts in items) else "")
     return "\r\n".join([
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{e(_intro(items))}</title></head>",
+        f"<title>{e(intro(items))}</title></head>",
         f'<body style="margin:0;padding:0;background:{CANVAS}">',
         f'<table {TABLE} width="100%" style="background:{CANVAS}"><tr><td align="center" style="padding:16px 8px">',
         f'<table {TABLE} width="600" style="width:100%;max-width:600px;background:{SURFACE.background};'
         f'border:1px solid {SURFACE.border}"><tr><td style="{CELL};padding:20px 24px">',
         f'<h1 style="{FONT};margin:0 0 8px;font-size:20px;line-height:26px;color:{SURFACE.text}">'
-        f"{e(_intro(items))}</h1>",
+        f"{e(intro(items))}</h1>",
         consequence,
         f'<table {TABLE} width="100%">{rows}</table>',
         f'<table {TABLE} width="100%" style="margin-top:8px;border-top:1px solid {SURFACE.border}">'
@@ -279,7 +282,7 @@ def build(digest: Digest, *, sender: str, now: datetime, message_id: str, public
     route: with `links` (set when PUBLIC_URL is), each item carries its signed "I regenerated it" and
     "I'm on it" links of DESIGN §15.
     """
-    items = [_item(item, now, links) for item in digest.items]
+    items = [item_facts(item, now, links) for item in digest.items]
     sections = runbook_sections(digest, items)
     boundary = f"scimwatch-{uuid.uuid4().hex}"
     head = [_encoded_header("From", sender), _encoded_header("To", digest.recipient),

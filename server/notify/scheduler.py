@@ -46,8 +46,9 @@ def start(app) -> Callable[[], None]:
             # A cycle started over the API is sending; the next tick catches up on anything it left.
             log.info("reminder check skipped: %s", running)
             return
-        if report["messages"]:
-            log.info("reminders: %d sent, %d failed in %d emails", report["sent"], report["failed"], report["messages"])
+        if report["due"]:
+            log.info("reminders: %d sent, %d failed in %s", report["sent"], report["failed"],
+                     deliveries.messages_text(report))
 
     def loop():
         # A server that was down catches up at once rather than one interval later.

@@ -42,10 +42,10 @@ def import_keys(registry: Registry, data: bytes, media_type: str, now: datetime,
     """
     rows = read_rows(data, media_type)
     if dry_run:
-        return key_files.plan_import(rows, registry.keys.all(), now).counts(dry_run=True)
+        return key_files.plan_import(rows, registry.keys.all(), now, registry.channel_tags).counts(dry_run=True)
     # Planning inside the batch holds the store lock, so no other write can slip between plan and apply.
     with registry.store.batch():
-        plan = key_files.plan_import(rows, registry.keys.all(), now)
+        plan = key_files.plan_import(rows, registry.keys.all(), now, registry.channel_tags)
         if plan.created or plan.updated:
             registry.put_many(plan.created + plan.updated)
     return plan.counts(dry_run=False)

@@ -37,6 +37,8 @@ class Registry:
         self.link_for: Callable[[Mapping, str], str] | None = None
         # Banners carry rotate_url only when a token guards them: public banners would hand the link to anyone.
         self.banner_links = False
+        # The tags of SCIMWATCH_APPRISE_CONFIG that a key's `channels` may name.
+        self.channel_tags: frozenset[str] = frozenset()
 
     def list(self, org_id: str | None = None) -> builtins.list[dict]:
         """Return key records, soonest expiry first, optionally of one org."""
@@ -52,13 +54,13 @@ class Registry:
 
     def add(self, data, now: datetime) -> dict:
         """Validate and store a new key record; return it."""
-        record = keys.new_key(keys.check_fields(data, partial=False), now)
+        record = keys.new_key(keys.check_fields(data, partial=False, known_tags=self.channel_tags), now)
         self.keys.insert(record)
         return record
 
     def update(self, key_id: str, data, now: datetime) -> dict:
         """Validate and apply a partial update; return the new record."""
-        fields = keys.check_fields(data, partial=True)
+        fields = keys.check_fields(data, partial=True, known_tags=self.channel_tags)
         with self.store.write_lock():
             record = keys.updated_key(self.get(key_id), fields, now)
             if not self.keys.replace(record):

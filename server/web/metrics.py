@@ -46,8 +46,8 @@ class StateCollector:
         stats = self.service.stats
         attempts = CounterMetricFamily("scimwatch_deliveries", "Delivery attempts since start, by outcome",
                                        labels=("channel", "status"))
-        for status, count in stats.attempts.items():
-            attempts.add_metric(("email", status), count)
+        for (channel, status), count in sorted(stats.attempts.items()):
+            attempts.add_metric((channel, status), count)
         yield attempts
         cumulative = [(str(bound), count) for bound, count in zip(deliveries.CYCLE_BUCKETS, stats.buckets, strict=True)]
         yield HistogramMetricFamily("scimwatch_reminder_cycle_seconds", "How long each reminder cycle took",

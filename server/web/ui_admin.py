@@ -8,8 +8,9 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 
 from ..domain import tokens
 from ..domain.key_files import ImportInvalid
-from ..domain.keys import ValidationError, check_fields
+from ..domain.keys import ValidationError, check_fields, escalation_text
 from ..notify import deliveries, mail_check
+from ..notify.channels import Channels
 from ..notify.mail import MailError
 from ..store import exchange
 from ..store.tokens import TokenNotFound
@@ -55,9 +56,9 @@ def run_check():
     except deliveries.CycleRunning as busy:
         flash(f"{str(busy).capitalize()}; its results appear here when it ends.", "error")
         return redirect(url_for("ui.deliveries_page"), 303)
-    if report["messages"]:
+    if report["due"]:
         flash(f"Check done: {report['sent']} reminders sent and {report['failed']} failed, "
-              f"in {report['messages']} emails.", "error" if report["failed"] else "ok")
+              f"in {deliveries.messages_text(report)}.", "error" if report["failed"] else "ok")
     else:
         flash("Check done: no reminder was due.", "ok")
     return redirect(url_for("ui.deliveries_page"), 303)
@@ -102,6 +103,10 @@ def revoke_token(token_id):
 def _setting_text(name: str, value) -> str:
     if SECRET_NAME.search(name):
         return "set (hidden)" if value else "not set"
+    if isinstance(value, Channels):
+        return value.path  # the file, never its URLs: the channels section lists tags and services
+    if isinstance(value, dict):
+        return escalation_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple | list):
@@ -112,8 +117,9 @@ def _setting_text(name: str, value) -> str:
 def _settings_page(status: int = 200, address: str = "", error: str = ""):
     settings = scimwatch().settings
     rows = [("SCIMWATCH_" + name, _setting_text(name, value)) for name, value in settings.items()]
+    base = settings["PUBLIC_URL"] or request.host_url.rstrip("/")
     return render_template("ui/settings.html", title="Settings", rows=rows, health=_service().health(),
-                           settings=settings, address=address, error=error), status
+                           settings=settings, address=address, error=error, base=base), status
 
 
 @ui.get("/settings")
@@ -143,6 +149,14 @@ def send_test_email():
              if settings["MAIL_BACKEND"] == "outbox" else f"sent through {service.transport.describe()}")
     flash(f"Test email to {recipient} {where}.", "ok")
     return redirect(url_for("ui.settings_page"), 303)
+
+
+@ui.post("/settings/calendar-token")
+def create_calendar_token():
+    """Make a `calendar` token for subscribing to the feed and show its feed address this once."""
+    token, view = scimwatch().tokens.issue({"scope": "calendar", "label": "calendar feed (made on the settings page)"})
+    base = scimwatch().settings["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return render_template("ui/token_created.html", title="Token created", token=token, view=view, base=base), 201
 
 
 @ui.get("/preview")

@@ -5,10 +5,12 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
-from ..domain.keys import EDITABLE_FIELDS, ValidationError
+from ..domain.keys import EDITABLE_FIELDS, ValidationError, parse_escalation
 
-# Form inputs that are lists in the API: addresses one per line or comma-separated, days comma-separated.
-_SEPARATORS = {"notify": re.compile(r"[,\r\n]+"), "thresholds": re.compile(r"[,\s]+")}
+# Form inputs that are lists in the API: addresses one per line or comma-separated, days and tags
+# comma-separated; escalation is one STAGE=ADDRESS[,ADDRESS] per line, as in SCIMWATCH_ESCALATION.
+_SEPARATORS = {"notify": re.compile(r"[,\r\n]+"), "thresholds": re.compile(r"[,\s]+"),
+               "channels": re.compile(r"[,\s]+")}
 NOT_FIELDS = ("csrf_token",)
 
 
@@ -44,6 +46,13 @@ def _value(name: str, text: str):
         # Whole numbers become numbers; anything else goes as typed, for the API to explain.
         return [int(days) if days.isdigit() and days.isascii() else days
                 for days in _SEPARATORS["thresholds"].split(text.strip()) if days]
+    if name == "channels":
+        return [tag for tag in _SEPARATORS["channels"].split(text.strip()) if tag]
+    if name == "escalation":
+        try:
+            return parse_escalation(text)
+        except ValueError as error:
+            raise ValidationError({"escalation": str(error)}) from None
     if name == "notes":
         # Browsers send a textarea's line breaks as CRLF; the record keeps what the admin typed.
         return text.replace("\r\n", "\n")

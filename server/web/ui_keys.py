@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from ..domain import banners, expiry, runbook
-from ..domain.keys import EDITABLE_FIELDS, ValidationError
+from ..domain.keys import EDITABLE_FIELDS, ValidationError, escalation_text
 from ..domain.times import format_time, parse_time
 from ..notify import deliveries
 from ..sync import service as sync_service
@@ -20,7 +20,8 @@ IDENTITY_PROVIDER_CHOICES = [(code, "Other (not listed)" if code == "other" else
 FIELD_LABELS = {"org_id": "Org id", "org_name": "Org name", "directory_name": "Directory name",
                 "directory_id": "Directory id", "identity_provider": "Identity provider", "kind": "Kind of key",
                 "label": "Label", "expires_at": "Expires", "notify": "Email reminders to",
-                "thresholds": "Reminder stages", "notes": "Notes"}
+                "thresholds": "Reminder stages", "notes": "Notes", "channels": "Channels",
+                "escalation": "Escalation"}
 KIND_CHOICES = [(code, runbook.KIND_NAMES.get(code, code)) for code in runbook.KINDS]
 
 
@@ -84,6 +85,7 @@ def _key_page(key, status: int = 200, rotate_errors: dict | None = None, rotate_
         docs_url=runbook.docs_url(key["kind"]), org_url=runbook.org_url(key["org_id"]),
         deliveries=deliveries.service_for(current_app).log.list(key["id"]),
         thresholds=key.get("thresholds") or context.settings["THRESHOLDS"],
+        default_channels=context.settings["CHANNELS"],
         rotate_errors=rotate_errors or {}, rotate_value=rotate_value,
         acknowledged=banners.acknowledgement_text(key),
         acknowledge_errors=acknowledge_errors or {}, acknowledge_value=acknowledge_value), status
@@ -101,7 +103,9 @@ def _form_page(values: dict, *, key=None, errors: dict | None = None, others: li
         "ui/key_form.html", title=f"Edit {key_name(key)}" if key else "Add a key", key=key, values=values,
         errors=errors or {}, others=others or [], labels=FIELD_LABELS, identity_providers=IDENTITY_PROVIDER_CHOICES,
         kinds=KIND_CHOICES,
-        default_thresholds=", ".join(str(days) for days in scimwatch().settings["THRESHOLDS"])), status
+        default_thresholds=", ".join(str(days) for days in scimwatch().settings["THRESHOLDS"]),
+        channel_tags=", ".join(sorted(scimwatch().registry.channel_tags)),
+        default_channels=", ".join(scimwatch().settings["CHANNELS"])), status
 
 
 def record_values(key) -> dict[str, str]:
@@ -109,6 +113,8 @@ def record_values(key) -> dict[str, str]:
     values = {name: key.get(name) or "" for name in EDITABLE_FIELDS}
     values["notify"] = "\n".join(key.get("notify", []))
     values["thresholds"] = ", ".join(str(days) for days in key.get("thresholds", []))
+    values["channels"] = ", ".join(key.get("channels", []))
+    values["escalation"] = escalation_text(key.get("escalation") or {}).replace(";", "\n")
     return values
 
 
