@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from ..store.storage import Store, thaw
 from . import email_message
 from .mail import MailError, transport_from_settings
 
+log = logging.getLogger("scimwatch.cycle")
 EXTENSION = "scimwatch.reminders"
 # Outcomes are written at most this often during a send burst: one whole-file write per 100 ms,
 # so a crash re-sends at most about 100 ms worth of messages (a write per message would halve the rate).
@@ -42,6 +44,10 @@ class CycleStats:
         for outcome in self.attempts:
             self.attempts[outcome] += report[outcome]
         self.completed_at = finished
+        log.info("reminder cycle: %d due, %d sent, %d failed, %d messages, %.3f s", len(report["due"]),
+                 report["sent"], report["failed"], report["messages"], seconds,
+                 extra={"due": len(report["due"]), "sent": report["sent"], "failed": report["failed"],
+                        "messages": report["messages"], "duration_ms": round(seconds * 1000, 2)})
 
 
 class DeliveryLog:

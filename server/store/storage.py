@@ -321,25 +321,26 @@ class Collection:
             return True
 
     def put_many(self, documents) -> None:
-        """Insert or replace many documents by `id` in one atomic file write."""
+        """Insert or replace many documents by `id` in one atomic write."""
         incoming = {document["id"]: document for document in documents}
-        # One TinyDB operation re-reads every table, so one call per document would cost O(n²).
+        # One TinyDB operation per kind, not per document, and the snapshot is updated in place: the
+        # reminder burst saves its outcomes this way every 100 ms, so this must not cost the table's size.
         with self._store.batch():
-            self._index()
+            snapshot = self._index()
             existing = [self._doc_ids[doc_id] for doc_id in incoming if doc_id in self._doc_ids]
-            # Number new documents ourselves: TinyDB would count from the table after the removal
-            # below and could hand out the doc id of a document about to be re-inserted.
-            fresh_ids = iter(range(max(self._doc_ids.values(), default=0) + 1, 1 << 62))
             if existing:
                 self._table.remove(doc_ids=existing)
-            self._table.insert_multiple(
-                Document(thaw(document), doc_id=self._doc_ids.get(doc_id) or next(fresh_ids))
-                for doc_id, document in incoming.items())
+            for doc_id in incoming:
+                if doc_id not in self._doc_ids:
+                    self._last_doc_id += 1
+                    self._doc_ids[doc_id] = self._last_doc_id
+            self._table.insert_multiple(Document(thaw(document), doc_id=self._doc_ids[doc_id])
+                                        for doc_id, document in incoming.items())
             # tinydb 4.9's insert_multiple keeps the table's cached next doc id even when the documents
-            # carry their own, so the next insert() would take one just given out ("Document with ID n
-            # already exists"). Forget it; the table recounts from its documents.
+            # carry their own; Collection numbers documents itself, so forget it.
             self._table._next_id = None
-            self._snapshot = None
+            for doc_id, document in incoming.items():
+                snapshot[doc_id] = freeze(document)
             self._changed()
 
     def remove_many(self, doc_ids) -> None:
