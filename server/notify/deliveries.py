@@ -18,7 +18,7 @@ from .mail import MailError, transport_from_settings
 
 log = logging.getLogger("scimwatch.cycle")
 EXTENSION = "scimwatch.reminders"
-# Outcomes are written at most this often during a send burst: one whole-file write per 100 ms,
+# Outcomes are written at most this often during a send burst: one journal line per 100 ms,
 # so a crash re-sends at most about 100 ms worth of messages (a write per message would halve the rate).
 FLUSH_SECONDS = 0.1
 # Upper bounds (seconds) of the cycle-duration histogram in /metrics: a quiet check to a slow 1,000-email burst.
