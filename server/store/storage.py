@@ -202,19 +202,28 @@ class JournaledStorage(Storage):
                         error)
 
     def compact(self) -> None:
-        """Rewrite the data file whole from memory, make it durable, then start an empty journal after it."""
+        """Rewrite the data file whole from memory, then start an empty journal after it.
+
+        Raises WriteFailed only when the data file could not be replaced; the folder is then as it was.
+        """
         content = self.encode().encode("ascii")
         try:
             write_file(self.path.parent, self.path.name, content)
-            # The new data file must be durable before the journal that held its changes is replaced.
-            fsync_folder(self.path.parent)
-            self._snapshot_size = len(content)
-            self.journal.start(content)
         except OSError as error:
-            self.journal.usable = False
             self.failure = f"could not write data file {self.path}: {write_reason(error)}"
             raise WriteFailed(f"{self.failure}; nothing was changed") from None
+        self._snapshot_size = len(content)
         self._compact_after = 0
+        try:
+            # The new data file must be durable before the journal that held its changes is replaced.
+            fsync_folder(self.path.parent)
+            self.journal.start(content)
+        except OSError as error:
+            # The data file holds every write, so nothing is lost; but the old journal continues the old
+            # data file, so nothing may be appended to it again: the next write rewrites the data file.
+            self.journal.usable = False
+            log.warning("data file %s was rewritten but a new journal could not be started (%s); the next "
+                        "write rewrites the data file again", self.path, write_reason(error))
 
     def encode(self) -> str:
         """Return the tables as the data file's JSON, encoding only the documents that changed since last time."""
@@ -395,7 +404,7 @@ class Store:
             self._set_aside_malformed_records()
             self._migrate(version)
             if not readonly and (not self._storage.journal.usable or self._storage.journal.entries):
-                self._storage.compact()
+                self._fold_journal_at_start()
             self._db = TinyDB(storage=lambda: self._storage)
             self._db.table_class = JournaledTable
         except BaseException:
@@ -403,6 +412,17 @@ class Store:
             raise
         self._collections: dict[str, Collection] = {}
         self._opened = True
+
+    def _fold_journal_at_start(self) -> None:
+        try:
+            self._storage.compact()
+        except WriteFailed as error:
+            # A journal that still continues the data file keeps taking writes: serve rather than stop.
+            # Set-aside records or a migration must reach the data file first, as before the journal.
+            if not self._storage.journal.usable:
+                raise
+            log.warning("the journal could not be folded into the data file at start (%s); writes go on in "
+                        "the journal", error)
 
     @property
     def data_file(self) -> Path:
