@@ -2,15 +2,49 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..domain import records
 from ..domain.times import format_time
 from .files import StorageError, check_private_folder, fsync_folder, read_regular_file, write_file
+from .folder import remove_stale_temp_files
+
+log = logging.getLogger(__name__)
 
 QUARANTINE_FOLDER = "quarantine"
+
+
+def set_aside(tables: dict, data_dir: Path, data_file: Path, readonly: bool) -> tuple[dict | None, list[dict]]:
+    """Move records that break the table rules out of loaded tables; return (the tables kept, every quarantined).
+
+    1. Sort every table into good and bad records (server/domain/records.py).
+    2. Write the bad ones, whole, to a new file in quarantine/ and make it durable.
+    3. Only then return the tables without them (None when none was bad); the compaction that follows
+       rewrites the data file without them, so a crash between the two loses nothing.
+    A read-only store only leaves them out of memory; the next owner of the folder sets them aside.
+    The list holds every record set aside, from every quarantine file: {"table", "doc_id", "field",
+    "reason", "file"}.
+    """
+    kept, found = {}, []
+    for name, table in tables.items():
+        kept[name], bad = records.sort_out(name, table)
+        found += [(name, *entry) for entry in bad]
+    file = write_quarantine(data_dir, found, data_file) if found and not readonly else None
+    for table, doc_id, _, field, reason in found:
+        where = f"it was moved to {file}; fix it, add it again and delete that file" if file else \
+            "it is skipped; the next start of the server sets it aside"
+        log.warning("malformed record in the data file: table %s, doc id %r, %s: %s; %s", table, doc_id[:40],
+                    f"field {field}" if field else "the record as a whole", reason, where)
+    if not readonly:
+        remove_stale_temp_files(data_dir / QUARANTINE_FOLDER, ".")
+    listed = read_quarantine(data_dir) + [
+        {"table": table, "doc_id": doc_id, "field": field, "reason": reason, "file": None}
+        for table, doc_id, _, field, reason in (found if readonly else [])]
+    return (kept if found else None), listed
 
 
 def write_quarantine(data_dir: Path, found: list, data_file: Path) -> Path:

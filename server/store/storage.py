@@ -22,11 +22,10 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from ..domain import records
 from .files import StorageError, WriteFailed, fsync_folder, read_regular_file, write_file, write_reason
 from .folder import FolderLock, remove_stale_temp_files
 from .journal import JOURNAL_FILE, Journal, entry
-from .quarantine import QUARANTINE_FOLDER, read_quarantine, write_quarantine
+from .quarantine import set_aside
 from .schema import META_TABLE, SCHEMA, check_backup, check_schema, meta_table, parse_tables
 
 log = logging.getLogger(__name__)
@@ -401,7 +400,9 @@ class Store:
                 remove_stale_temp_files(self.data_dir, TEMP_PREFIX, (OLD_TEMP_FILE,))
             version = self._storage.load()
             # Quarantine first: when its file cannot be written, start-up stops with the data file untouched.
-            self._set_aside_malformed_records()
+            kept, self.quarantined = set_aside(self._storage.tables(), self.data_dir, self.data_file, readonly)
+            if kept is not None:
+                self._storage.use(kept)
             self._migrate(version)
             if not readonly and (not self._storage.journal.usable or self._storage.journal.entries):
                 self._fold_journal_at_start()
@@ -506,35 +507,6 @@ class Store:
     def _forget_snapshots(self) -> None:
         for collection in self._collections.values():
             collection._forget()
-
-    def _set_aside_malformed_records(self) -> None:
-        """Move records that break the table rules out of the loaded tables and into a quarantine file.
-
-        1. Sort every table into good and bad records (server/domain/records.py).
-        2. Write the bad ones, whole, to a new file in quarantine/ and make it durable.
-        3. Only then leave them out of memory; the compaction that follows rewrites the data file without
-           them, so a crash between the two loses nothing.
-        A read-only store only leaves them out of memory; the next owner of the folder sets them aside.
-        """
-        tables, found = {}, []
-        for name, table in self._storage.tables().items():
-            tables[name], bad = records.sort_out(name, table)
-            found += [(name, *entry) for entry in bad]
-        file = None
-        if found and not self.readonly:
-            file = write_quarantine(self.data_dir, found, self.data_file)
-        if found:
-            self._storage.use(tables)
-        for table, doc_id, _, field, reason in found:
-            where = f"it was moved to {file}; fix it, add it again and delete that file" if file else \
-                "it is skipped; the next start of the server sets it aside"
-            log.warning("malformed record in the data file: table %s, doc id %r, %s: %s; %s", table, doc_id[:40],
-                        f"field {field}" if field else "the record as a whole", reason, where)
-        if not self.readonly:
-            remove_stale_temp_files(self.data_dir / QUARANTINE_FOLDER, ".")
-        self.quarantined = read_quarantine(self.data_dir) + [
-            {"table": table, "doc_id": doc_id, "field": field, "reason": reason, "file": None}
-            for table, doc_id, _, field, reason in (found if self.readonly else [])]
 
     def close(self) -> None:
         """Fold the journal into the data file, then release the folder lock and remove the lock file."""
