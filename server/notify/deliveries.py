@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from ..domain import reminders
@@ -191,17 +190,13 @@ class ReminderService:
         settings = self.context.settings
         outcomes, unsaved = [], []
         flushed = time.monotonic()
-        def build(item):
-            digest, message_id = item
-            return email_message.build(digest, sender=settings["MAIL_FROM"], now=now, message_id=message_id,
-                                       public_url=settings["PUBLIC_URL"], links=self.context.registry.link_for)
-
-        # Messages are built on a second thread while this one waits for the server's replies.
         try:
-            with self.transport.session() as send, ThreadPoolExecutor(1, "scimwatch-build") as builder:
-                for (digest, _), email in zip(digests, builder.map(build, digests), strict=True):
+            with self.transport.session() as send:
+                for digest, message_id in digests:
                     try:
-                        send(email)
+                        send(email_message.build(digest, sender=settings["MAIL_FROM"], now=now,
+                                                 message_id=message_id, public_url=settings["PUBLIC_URL"],
+                                                 links=self.context.registry.link_for))
                         error = None
                     except MailError as failure:
                         error = str(failure)
