@@ -243,3 +243,33 @@ def test_a_malformed_record_in_the_journal_is_set_aside_at_start_like_one_in_the
     assert (entry["table"], entry["field"]) == ("tokens", "scope")
     reopened.close()
     assert stored_tables(crashed).get("tokens", {}) == {}
+
+
+# A writer whose files may not grow past a limit (a full disk for files that size), dying without a clean stop.
+LIMITED_WRITER = """
+import os, resource, sys
+from server.store.storage import Store
+store = Store(sys.argv[1])
+things = store.collection("things")
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+for n in range(int(sys.argv[3])):
+    things.insert({"id": f"new-{n}", "text": "x" * 500})
+print(store.write_failure, flush=True)
+os._exit(0)
+"""
+
+
+def test_a_data_file_that_cannot_be_rewritten_leaves_writes_going_to_the_journal(data_dir):
+    store = Store(data_dir)
+    store.collection("things").put_many([{"id": f"seed-{n}", "text": "s" * 500} for n in range(2000)])
+    store.close()
+    snapshot = (data_dir / DATA_FILE).stat().st_size
+    # The journal may grow to 600 KB, the data file (1.1 MB) not be rewritten: each fold of the journal
+    # into it fails once the journal passes a quarter of it, and every write must still be kept.
+    result = subprocess.run([sys.executable, "-c", LIMITED_WRITER, str(data_dir), "600000", "800"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"
+    assert "could not be folded into the data file" in result.stderr
+    assert (data_dir / DATA_FILE).stat().st_size == snapshot
+    assert len(loaded(data_dir)) == 2800
