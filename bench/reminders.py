@@ -21,7 +21,8 @@ from .table import Row, ms, ratio
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 IDLE_TARGET = 0.2
-SEND_TARGET = 0.7
+# DESIGN §9 asks 0.7x; issue 15 raised it to 0.8x once outcome flushes no longer rewrite the data file.
+SEND_TARGET = 0.8
 
 
 def quiet_fields(number, orgs, now, rng):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from . import banner_load, channels, crash, footprint, imports, mail_faults, reminders, writes
+from . import banner_load, channels, crash, footprint, growth, imports, mail_faults, reminders, writes
 from .serving import ROOT
 from .table import Row, render
 
@@ -19,6 +19,7 @@ SUITES = {
     "banners": (lambda quick: banner_load.run(seconds=3 if quick else 10, rounds=1 if quick else 2)),
     "writes": (lambda quick: writes.run(sizes=(1_000, 10_000) if quick else writes.SIZES, samples=10 if quick else 30)),
     "reminders": reminders.run,
+    "growth": growth.run,
     "import": (lambda quick: imports.run(samples=1 if quick else 3)),
     "footprint": (lambda quick: footprint.run(starts=1 if quick else 3)),
     "crash": (lambda quick: crash.run(trials=10 if quick else 50)),

@@ -14,7 +14,7 @@ from .store.registry import Registry
 from .store.storage import Store
 from .store.tokens import TokenBook
 from .sync import service as sync
-from .web import cors, errors, links, metrics, ui
+from .web import cors, errors, links, metrics, request_log, ui
 from .web.api import api
 from .web.calendar_api import calendar_api
 from .web.exchange_api import exchange_api
@@ -131,6 +131,8 @@ def create_app(test_config: Mapping | None = None, store: Store | None = None) -
     app.url_map.merge_slashes = False  # "//" is a 404 in JSON, not werkzeug's HTML redirect
     app.json = InlineSafeJSONProvider(app)
     app.extensions["scimwatch"] = Scimwatch(config, store, clock)
+    # First, so its clock starts before any other hook can answer, and its line sees the final status.
+    request_log.install(app)
     errors.register(app)
     cors.register(app, config["BANNER_ORIGINS"])
     app.register_blueprint(api)

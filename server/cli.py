@@ -22,8 +22,10 @@ from .domain.tokens import SCOPES
 from .notify import deliveries, scheduler
 from .notify.mail import OUTBOX_FOLDER
 from .store import exchange
+from .store.files import DataFolderBusy, StorageError, write_file
 from .store.registry import KeyNotFound
-from .store.storage import DataFolderBusy, StorageError, Store, check_backup, write_file
+from .store.schema import check_backup
+from .store.storage import Store
 from .store.tokens import TokenNotFound
 from .sync import service as sync_service
 

@@ -25,8 +25,9 @@ from .domain.keys import ValidationError
 from .domain.times import utcnow
 from .notify.deliveries import service_for
 from .store import exchange
+from .store.files import DataFolderBusy
 from .store.registry import KeyNotFound
-from .store.storage import DataFolderBusy, Store
+from .store.storage import Store
 from .store.tokens import TokenNotFound
 from .sync import service as sync
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 import waitress
 
+from . import logs
 from .app import MAX_BODY
 from .store.exchange import MAX_IMPORT_BYTES
 
@@ -133,6 +134,7 @@ def serve(server, app, services: Iterable[Callable] = ()) -> None:
     Each service is a function that starts background work for the app and returns its stop function;
     stops run after the last request, and wait for work under way (such as a reminder cycle).
     """
+    logs.configure(app.extensions["scimwatch"].settings["LOG_FORMAT"])
     # Services that tell others where to reach this server (the CLI's token file) read it here.
     app.config["SCIMWATCH_LISTENING_ON"] = addresses(server)[0]
     stoppers = [start(app) for start in services]

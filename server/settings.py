@@ -188,6 +188,8 @@ SETTINGS = (
             "when empty", _org_keys),
     Setting("ATLASSIAN_API_URL", "https://api.atlassian.com", "base URL of the Atlassian admin APIs the sync reads",
             _url),
+    Setting("LOG_FORMAT", "text", "log lines on stderr, one per request and per reminder cycle: text, or json (one "
+            "object a line)", _choice("text", "json")),
     Setting("METRICS_PUBLIC", "false", "serve /metrics without a token (else scope metrics or admin)", _bool),
     Setting("SYNC_HOURS", "6", "how often the Atlassian sync runs, in hours", _whole(1, 168)),
     Setting("APPRISE_CONFIG", "", "Apprise YAML or text configuration of tagged channel URLs (Slack, Teams, "

@@ -16,12 +16,19 @@ import requests
 from smtp_helpers import SmtpServer
 
 from server import create_app
+from server.store.journal import JOURNAL_FILE
+from server.store.storage import DATA_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def stored_bytes(data_dir) -> bytes:
+    """Return what the data folder holds on disk: the data file's bytes, then its journal's (b"" when absent)."""
+    return b"".join(path.read_bytes() for path in (data_dir / DATA_FILE, data_dir / JOURNAL_FILE) if path.exists())
 
 
 @pytest.fixture

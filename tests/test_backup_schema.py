@@ -8,7 +8,8 @@ from pathlib import Path
 from conftest import ADMIN_TOKEN, run_cli, server_env
 
 from server import create_app
-from server.store.storage import DATA_FILE, META_TABLE, SCHEMA, Store, meta_table
+from server.store.schema import META_TABLE, SCHEMA, meta_table
+from server.store.storage import DATA_FILE, Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data-schema1.json"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

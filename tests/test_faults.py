@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import ROOT
+from conftest import ROOT, stored_bytes
 
 from server.domain import keys
 from server.domain.times import utcnow
@@ -141,8 +141,8 @@ def assert_refused_write(response, reason: str):
 
 
 def check_writes_refused_and_reads_served(server, data_dir, key_id, reason: str):
-    """Every kind of write answers 507; reads keep working; the data file is the one before the faults."""
-    before = (data_dir / DATA_FILE).read_bytes()
+    """Every kind of write answers 507; reads keep working; the data file and journal are as before the faults."""
+    before = stored_bytes(data_dir)
     assert_refused_write(server.api("POST", "/api/v1/keys", json={"org_id": "org", "expires_at": FUTURE}), reason)
     assert_refused_write(server.api("PATCH", f"/api/v1/keys/{key_id}", json={"label": "changed"}), reason)
     assert_refused_write(server.api("POST", f"/api/v1/keys/{key_id}/rotate"), reason)
@@ -152,7 +152,7 @@ def check_writes_refused_and_reads_served(server, data_dir, key_id, reason: str)
     # A monitor is told (DESIGN §17): 503 until a write succeeds again.
     health = server.api("GET", "/healthz", token=None)
     assert (health.status_code, health.json()["failing"]) == (503, ["data_folder_unwritable"])
-    assert (data_dir / DATA_FILE).read_bytes() == before
+    assert stored_bytes(data_dir) == before
     assert sorted(path.name for path in data_dir.iterdir()
                   if path.name.startswith((DATA_FILE, TEMP_PREFIX + DATA_FILE))) == [DATA_FILE]
 

@@ -6,13 +6,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, stored_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server import create_app
 from server.domain.keys import NEVER_STORED
-from server.store.storage import DATA_FILE
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 VALID_KEY = {"org_id": "0d2c7c43-5c1e-4a55-9b49-0c0f5b0a1e21", "expires_at": "2030-06-01", "label": "kept",
@@ -33,10 +32,10 @@ class Api:
     def __init__(self, data_dir: Path):
         self.app = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN})
         self.client = self.app.test_client()
-        self.data_file = data_dir / DATA_FILE
+        self.data_dir = data_dir
         self.read_token = self.app.extensions["scimwatch"].issue_token("read", "fuzz")
         self.key = self.client.post("/api/v1/keys", json=VALID_KEY, headers=ADMIN).get_json()
-        self.before = self.data_file.read_bytes()
+        self.before = stored_bytes(self.data_dir)
 
     def send(self, method: str, path: str, *, body=None, raw: bytes | None = None,
              content_type: str = "application/json", headers: dict | None = None):
@@ -73,7 +72,7 @@ def assert_refused(api: Api, response, status: int | None = None):
     assert response.mimetype == "application/json"
     error = response.get_json()["error"]
     assert set(error) == {"code", "message", "fields"} and error["code"] and error["message"]
-    assert api.data_file.read_bytes() == api.before
+    assert stored_bytes(api.data_dir) == api.before
 
 
 # --- every route: bodies, content types, tokens -------------------------------------------------
@@ -109,7 +108,7 @@ def test_every_route_refuses_or_ignores_a_bad_body(api, raw):
         else:
             assert response.status_code < 500 and (response.mimetype == "application/json" or path in PUBLIC_PATHS
                                                    or path == "/" or path.startswith(PAGE_PREFIX))
-            assert api.data_file.read_bytes() == api.before
+            assert stored_bytes(api.data_dir) == api.before
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
@@ -264,7 +263,7 @@ def check_answer(api: Api, response, ok: tuple):
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
     assert response.mimetype == "application/json"
     if response.status_code in ok:
-        api.before = api.data_file.read_bytes()
+        api.before = stored_bytes(api.data_dir)
     else:
         assert_refused(api, response)
 

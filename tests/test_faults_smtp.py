@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import threading
 
 import requests
 from conftest import run_cli, server_env
 from smtp_helpers import Clock, Mailbox, Scimwatch, SmtpServer
 
-from server.store.storage import DATA_FILE
+from server.store.storage import stored_tables
 
 NOW = datetime.datetime(2026, 11, 29, 9, 0, tzinfo=datetime.UTC)
 RECIPIENTS = [f"owner{n}@example.com" for n in range(12)]
@@ -129,5 +128,5 @@ def test_sigterm_waits_for_a_cycle_started_over_the_api(live_server_factory, tmp
     assert server.process.wait(timeout=60) == 0
     run.join(60)
     assert received(slow) == dict.fromkeys(RECIPIENTS[:2], 1)
-    records = json.loads((data_dir / DATA_FILE).read_text())["deliveries"].values()
+    records = stored_tables(data_dir)["deliveries"].values()
     assert sorted(record["status"] for record in records) == ["sent", "sent"]

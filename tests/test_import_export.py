@@ -4,17 +4,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import UTC, datetime
 
 import pytest
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, stored_bytes
 
 from server import create_app
 from server.domain.key_files import escape_cell, unescape_cell
 from server.domain.keys import NEVER_STORED
-from server.store import storage
-from server.store.storage import DATA_FILE
+from server.store.journal import Journal
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -34,7 +32,7 @@ class Api:
     def __init__(self, data_dir):
         self.app = create_app({"DATA_DIR": data_dir, "ADMIN_TOKEN": ADMIN_TOKEN, "CLOCK": lambda: NOW})
         self.client = self.app.test_client()
-        self.data_file = data_dir / DATA_FILE
+        self.data_dir = data_dir
 
     def upload(self, body, media_type="text/csv", dry_run=None):
         """POST a file to /api/v1/import."""
@@ -142,14 +140,14 @@ def test_an_export_imported_again_reports_everything_unchanged(api):
     for number, text in enumerate(FORMULAS + NOTES_FORMULAS):
         label = text if text in FORMULAS else "notes"
         api.add(directory_name=label, label=label, notes=text, org_name=label, expires_at=f"2027-01-{number + 1:02d}")
-    before = api.data_file.read_bytes()
+    before = stored_bytes(api.data_dir)
 
     for file_format, media_type in (("csv", "text/csv"), ("json", "application/json")):
         response = api.upload(api.export(file_format), media_type)
         assert response.get_json() == {"dry_run": False, "created": 0, "updated": 0,
                                        "unchanged": 2 + len(FORMULAS + NOTES_FORMULAS)}, file_format
 
-    assert api.data_file.read_bytes() == before
+    assert stored_bytes(api.data_dir) == before
 
 
 def test_an_export_moved_to_an_empty_server_recreates_every_record(api, tmp_path):
@@ -237,7 +235,7 @@ def test_an_export_is_a_csv_or_json_download(api):
 
 def test_every_bad_row_is_listed_with_its_field_messages_and_nothing_is_applied(api):
     api.add(directory_name="Existing")
-    before = api.data_file.read_bytes()
+    before = stored_bytes(api.data_dir)
     good = [ORG, "Acme", "", "Good", "okta", "2027-01-01", "", "", ""]
     body = csv_text(good,
                     ["", "Acme", "has space", "Bad", "azure", "2027-02-30", "not-an-address", "0;x", ""],
@@ -250,7 +248,7 @@ def test_every_bad_row_is_listed_with_its_field_messages_and_nothing_is_applied(
     assert set(rows[0]["fields"]) == {"org_id", "directory_id", "identity_provider", "expires_at", "notify",
                                       "thresholds"}
     assert set(rows[1]["fields"]) == {"notes"}
-    assert api.data_file.read_bytes() == before
+    assert stored_bytes(api.data_dir) == before
     assert [record["directory_name"] for record in api.records()] == ["Existing"]
 
 
@@ -309,7 +307,7 @@ def test_a_row_that_matches_several_records_asks_for_the_id(api):
     (b"org_id,expires_at\r\n\xff\xfe,2027-01-01\r\n", "not UTF-8"),
 ])
 def test_a_file_that_is_not_strict_csv_is_refused(api, body, message):
-    before = api.data_file.read_bytes() if api.data_file.exists() else None
+    before = stored_bytes(api.data_dir)
 
     response = api.upload(body)
 
@@ -318,7 +316,7 @@ def test_a_file_that_is_not_strict_csv_is_refused(api, body, message):
         assert message in response.get_json()["error"]["message"]
     else:
         assert rows == [{"row": 2, "fields": {"row": "has 3 cells; the header has 2"}}]
-    assert (api.data_file.read_bytes() if api.data_file.exists() else None) == before
+    assert stored_bytes(api.data_dir) == before
 
 
 @pytest.mark.parametrize("body", [b"{", b"[]", b'{"keys": {}}', b'{"keys": [], "extra": 1}', b"[" * 100_000])
@@ -339,14 +337,14 @@ def test_other_media_types_and_bad_flags_are_refused(api):
 
 def test_a_dry_run_counts_but_changes_nothing(api):
     existing = api.add(directory_name="Okta")
-    before = api.data_file.read_bytes()
+    before = stored_bytes(api.data_dir)
     body = csv_text([existing["id"], ORG, "Okta", "2028-01-01"], ["", ORG, "Entra", "2027-01-01"],
                     header="id,org_id,directory_name,expires_at")
 
     response = api.upload(body, dry_run="true")
 
     assert response.get_json() == {"dry_run": True, "created": 1, "updated": 1, "unchanged": 0}
-    assert api.data_file.read_bytes() == before
+    assert stored_bytes(api.data_dir) == before
     bad = refusal(api.upload(body.replace("2027-01-01", "someday"), dry_run="true"))
     assert bad[0]["row"] == 3
 
@@ -370,19 +368,20 @@ def test_ten_thousand_rows_import_in_one_atomic_write(api, monkeypatch):
     rows = [[ORG, f"Org {n % 50}", f"dir-{n:05d}", f"Directory {n}", "okta", f"2027-{n % 12 + 1:02d}-15",
              f"admin{n % 50}@acme.example;it@acme.example", "30;7", "imported"] for n in range(10_000)]
     body = csv_text(*rows)
-    replaced = []
-    real_replace = os.replace
+    lines = []
+    real_append = Journal.append
 
-    def counting_replace(source, target):
-        replaced.append(target)
-        real_replace(source, target)
+    def counting_append(journal, line):
+        lines.append(line)
+        real_append(journal, line)
 
-    monkeypatch.setattr(storage.os, "replace", counting_replace)
+    monkeypatch.setattr(Journal, "append", counting_append)
 
     response = api.upload(body)
 
     assert response.get_json() == {"dry_run": False, "created": 10_000, "updated": 0, "unchanged": 0}
-    assert replaced == [api.data_file]
+    # One write: one journal line holding every new record.
+    assert len(lines) == 1 and lines[0].count(b'"org_id"') == 10_000
     assert len(api.records()) == 10_000
     # A key added afterwards gets a place of its own.
     assert api.add(directory_name="after the import")["id"]
@@ -392,12 +391,12 @@ def test_ten_thousand_rows_import_in_one_atomic_write(api, monkeypatch):
 def test_a_refused_import_of_many_rows_leaves_the_data_file_byte_for_byte(api):
     for n in range(3):
         api.add(directory_id=f"dir-{n}")
-    before = api.data_file.read_bytes()
+    before = stored_bytes(api.data_dir)
     rows = [[ORG, "", f"dir-{n}", "", "", "2027-06-01", "", "", ""] for n in range(2_000)]
     rows[1_500][5] = "2027-13-01"
 
     assert [row["row"] for row in refusal(api.upload(csv_text(*rows)))] == [1_502]
-    assert api.data_file.read_bytes() == before
+    assert stored_bytes(api.data_dir) == before
 
 
 def test_import_and_export_need_an_admin_token(api):

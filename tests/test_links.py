@@ -5,13 +5,12 @@ from email import message_from_bytes, policy
 
 import pytest
 import requests
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, stored_bytes
 from smtp_helpers import Clock
 
 from server import create_app
 from server.domain import reminders
 from server.notify import email_message
-from server.store.storage import DATA_FILE
 
 ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
 PUBLIC = "https://scimwatch.example.com"
@@ -55,7 +54,7 @@ def rotate_link_in_html(html):
 
 
 def stored(data_dir):
-    return (data_dir / DATA_FILE).read_bytes()
+    return stored_bytes(data_dir)
 
 
 def test_get_shows_the_confirm_page_and_changes_nothing(web, linked, admin, data_dir):

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from server.domain import records
-from server.store.storage import DATA_FILE
+from server.store.storage import stored_tables
 
 ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
 PAGE = f"https://admin.atlassian.com/o/{ORG}/user-provisioning/directory/dir-1"
@@ -63,7 +63,7 @@ def test_an_earlier_date_corrects_the_record_and_notes_it(client, track, admin, 
     assert record["expires_at"] == "2027-02-01T00:00:00Z" and record["rotated_at"] is None
     assert record["history"] == [{"corrected_at": record["updated_at"], "previous_expires_at": key["expires_at"]}]
     # The record as stored passes the load-time checks: a restart keeps it.
-    stored = json.loads((data_dir / DATA_FILE).read_text())["keys"]
+    stored = stored_tables(data_dir)["keys"]
     assert [records.keys(document) for document in stored.values()] == [None]
 
 
@@ -128,7 +128,7 @@ def test_bad_observations_are_refused_and_nothing_is_stored(client, track, data_
     error = response.get_json()["error"]
     assert error["code"] == "invalid" and field in error["fields"]
     assert "s3cret" not in json.dumps(response.get_json())
-    assert json.loads((data_dir / DATA_FILE).read_text()).get("keys", {}) == {}
+    assert stored_tables(data_dir).get("keys", {}) == {}
 
 
 def test_a_secret_field_gets_the_never_stored_message(client, track):

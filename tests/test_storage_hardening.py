@@ -17,7 +17,10 @@ from server import create_app
 from server.domain import keys, reminders, tokens
 from server.domain.times import DAY, format_time, utcnow
 from server.notify.deliveries import outcome_record, pending_record
-from server.store.storage import DATA_FILE, LOCK_FILE, META_TABLE, DataFolderBusy, StorageError, Store, meta_table, thaw
+from server.store.files import DataFolderBusy, StorageError
+from server.store.folder import LOCK_FILE
+from server.store.schema import META_TABLE, meta_table
+from server.store.storage import DATA_FILE, Store, thaw
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)

@@ -12,11 +12,10 @@ from email.utils import format_datetime
 
 import pytest
 from atlassian_standin import Fault, Org, StandIn, api_key, api_token, directory
-from conftest import ADMIN_TOKEN, run_cli, server_env
+from conftest import ADMIN_TOKEN, run_cli, server_env, stored_bytes
 
 from server import create_app
 from server.settings import ConfigError, load
-from server.store.storage import DATA_FILE
 from server.sync import service as sync
 from server.sync.atlassian import rate_limit_delay
 
@@ -51,7 +50,7 @@ class Synced:
                                "ATLASSIAN_API_URL": stand_in.url, "CLOCK": lambda: NOW})
         self.client = self.app.test_client()
         self.service = sync.service_for(self.app)
-        self.data_file = data_dir / DATA_FILE
+        self.data_dir = data_dir
         self.stand_in = stand_in
 
     def run(self) -> dict:
@@ -360,7 +359,7 @@ def test_the_org_admin_keys_reach_no_data_file_log_or_answer(synced, stand_in, c
     for path in ("/api/v1/sync", "/api/v1/keys", "/api/v1/export?format=csv", "/api/v1/export?format=json",
                  "/healthz"):
         texts.append(synced.client.get(path, headers=ADMIN).get_data(as_text=True))
-    texts += [caplog.text, synced.data_file.read_text(encoding="utf-8"), repr(synced.service.org_keys),
+    texts += [caplog.text, stored_bytes(synced.data_dir).decode(), repr(synced.service.org_keys),
               str(synced.service.org_keys), repr(synced.app.extensions["scimwatch"].settings)]
 
     assert "[key]" in synced.org(answers[0], ORG_A)["error"]

@@ -6,11 +6,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ADMIN_TOKEN, wait_for
+from conftest import ADMIN_TOKEN, stored_bytes, wait_for
 from smtp_helpers import Clock
 
 from server import create_app
-from server.store.storage import DATA_FILE
+from server.store.storage import stored_tables
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -43,7 +43,7 @@ def bearer(token: str) -> dict:
 
 
 def stored_tokens(data_dir) -> dict:
-    return json.loads((data_dir / DATA_FILE).read_text())["tokens"]
+    return stored_tables(data_dir)["tokens"]
 
 
 def test_a_created_token_is_shown_once_and_works_for_its_scope_only(client, admin, data_dir):
@@ -58,7 +58,7 @@ def test_a_created_token_is_shown_once_and_works_for_its_scope_only(client, admi
     assert "token" not in listed[0] and "hash" not in listed[0]
     # Neither the listing nor the data file holds the token itself.
     assert made["token"] not in json.dumps(listed)
-    assert made["token"] not in (data_dir / DATA_FILE).read_text()
+    assert made["token"] not in stored_bytes(data_dir).decode()
 
 
 @pytest.mark.parametrize("scope,banners,keys", [
@@ -94,11 +94,11 @@ def test_a_revoked_token_is_refused_from_the_next_request_on(client, admin):
     ([], "body"),
 ])
 def test_a_bad_token_request_says_what_is_wrong_and_stores_nothing(client, admin, data_dir, body, field):
-    before = (data_dir / DATA_FILE).read_bytes() if (data_dir / DATA_FILE).exists() else b""
+    before = stored_bytes(data_dir)
     response = client.post("/api/v1/tokens", headers=admin, json=body)
     assert response.status_code == 400
     assert field in response.get_json()["error"]["fields"]
-    after = (data_dir / DATA_FILE).read_bytes() if (data_dir / DATA_FILE).exists() else b""
+    after = stored_bytes(data_dir)
     assert after == before
 
 
@@ -132,10 +132,10 @@ def test_last_use_is_stored_at_most_once_a_minute_per_token(client, admin, data_
 
 def test_a_refused_request_records_no_use(client, admin, data_dir):
     made = create(client, admin, scope="read")
-    before = (data_dir / DATA_FILE).read_bytes()
+    before = stored_bytes(data_dir)
     assert client.get("/api/v1/keys", headers=bearer(made["token"])).status_code == 403
     time.sleep(0.3)
-    assert (data_dir / DATA_FILE).read_bytes() == before
+    assert stored_bytes(data_dir) == before
 
 
 def test_uses_not_yet_written_are_written_at_stop(api, data_dir, clock):

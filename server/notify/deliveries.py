@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import threading
 import time
 import uuid
@@ -17,8 +18,9 @@ from . import channel_message, email_message
 from .channels import Channels
 from .mail import MailError, transport_from_settings
 
+log = logging.getLogger("scimwatch.cycle")
 EXTENSION = "scimwatch.reminders"
-# Outcomes are written at most this often during a send burst: one whole-file write per 100 ms,
+# Outcomes are written at most this often during a send burst: one journal line per 100 ms,
 # so a crash re-sends at most about 100 ms worth of messages (a write per message would halve the rate).
 FLUSH_SECONDS = 0.1
 # Upper bounds (seconds) of the cycle-duration histogram in /metrics: a quiet check to a slow 1,000-email burst.
@@ -47,6 +49,10 @@ class CycleStats:
             channel = record["recipient"] if reminders.is_channel(record["recipient"]) else "email"
             self.attempts[channel, record["status"]] += 1
         self.completed_at = finished
+        log.info("reminder cycle: %d due, %d sent, %d failed, %d messages, %.3f s", len(report["due"]),
+                 report["sent"], report["failed"], report["messages"], seconds,
+                 extra={"due": len(report["due"]), "sent": report["sent"], "failed": report["failed"],
+                        "messages": report["messages"], "duration_ms": round(seconds * 1000, 2)})
 
 
 class DeliveryLog:
