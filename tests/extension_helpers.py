@@ -177,3 +177,28 @@ def bar_text(page) -> str | None:
 
 def manifest(extension_dir: Path) -> dict:
     return json.loads((extension_dir / "manifest.json").read_text())
+
+
+def offer(page) -> dict | None:
+    """Returns the offer strip on a directory page: its state, sentence and buttons; None when none shows."""
+    return page.evaluate("""() => {
+        const host = document.getElementById('scimwatch-offer');
+        if (!host) return null;
+        const root = host.shadowRoot;
+        return {state: host.dataset.state, text: root.querySelector('p').textContent,
+                buttons: [...root.querySelectorAll('button')].map((b) => b.textContent)};
+    }""")
+
+
+def wait_for_offer(page, state: str | None, timeout: float = 10) -> dict | None:
+    """Waits until the offer strip is in state (None: no strip); returns it."""
+    deadline = time.monotonic() + timeout
+    while ((shown := offer(page)) and shown["state"]) != state and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert (shown and shown["state"]) == state, shown
+    return shown
+
+
+def click_offer(page, words: str):
+    """Clicks the offer strip's button that says words."""
+    page.locator("#scimwatch-offer").get_by_role("button", name=words, exact=True).click()
