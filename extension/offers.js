@@ -14,15 +14,15 @@ globalThis.ScimwatchOffers = (() => {
 @media(prefers-color-scheme:dark){:host(:not([data-theme=light])){--f:#1c2b41;--c:#dee4ea;--l:#579dff;--b:#579dff;--bt:#1d2125}}
 div{display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px;padding:8px 16px;background:var(--f);color:var(--c);
 box-shadow:inset 0 -2px var(--l);font:14px/20px system-ui,sans-serif;overflow-wrap:anywhere}
-p{flex:1 1 240px;margin:0}
+p{flex:1 1 200px;margin:0}
 b{margin-right:8px;font-size:12px;line-height:1;text-transform:uppercase;letter-spacing:.04em}
-button{height:32px;padding:0 12px;border:1px solid;border-radius:4px;background:none;color:inherit;font:inherit;
-font-weight:600;cursor:pointer}
+button{min-height:32px;padding:4px 12px;border:1px solid;border-radius:4px;background:none;color:inherit;font:inherit;
+font-weight:600;line-height:18px;cursor:pointer}
 .go{background:var(--b);border-color:var(--b);color:var(--bt)}
 .x{width:32px;padding:0;border:0;font-size:22px}
 button:hover{filter:brightness(1.1)}button:disabled{opacity:.6;cursor:default}
 :focus-visible{outline:2px solid;outline-offset:1px}
-@media(max-width:600px){button{height:28px}}`;
+@media(max-width:600px){p{flex-basis:calc(100% - 44px)}button{min-height:28px;padding:3px 10px;order:2}.x{order:1}}`;
 
   let timer = null;
   let reading = "null"; // the last reading asked about, as JSON
@@ -47,21 +47,19 @@ button:hover{filter:brightness(1.1)}button:disabled{opacity:.6;cursor:default}
 
   /** What each state says: [label, sentence, action words, what the action does]. */
   const VIEWS = {
-    created: (s) => ["Not tracked", `scimwatch does not know this directory's SCIM API key yet.`,
+    created: (s) => ["Not tracked", "",
       `Track this key in scimwatch (expires ${day(s.expires_at)})`, () => draw("confirm")],
-    confirm: (s) => ["Track", `Save “${s.directory_name}” to scimwatch, expiring ${day(s.expires_at)}? ` +
-      "It will warn before then.", "Save", () => send()],
-    rotated: (s, a) => ["New expiry", `This page shows a new expiry for “${s.directory_name}”: ` +
-      `${day(s.expires_at)}. scimwatch still has ${day(a.key.expires_at)}.`, "Record the new expiry", () => send()],
-    corrected: (s, a) => ["Dates differ", `This page shows ${day(s.expires_at)} for “${s.directory_name}”, ` +
-      `earlier than the ${day(a.key.expires_at)} scimwatch has. The page is right.`,
+    confirm: (s) => ["Track", `Save “${s.directory_name}” to scimwatch, expiring ${day(s.expires_at)}?`, "Save",
+      () => send()],
+    rotated: (s, a) => ["New expiry", `The page shows ${day(s.expires_at)}; scimwatch has ${day(a.key.expires_at)}.`,
+      "Record the new expiry", () => send()],
+    corrected: (s, a) => ["Dates differ", `The page shows ${day(s.expires_at)}; scimwatch has ${day(a.key.expires_at)}.`,
       `Correct it to ${day(s.expires_at)}`, () => send()],
-    needs_track: (s) => ["Read only", `This key expires ${day(s.expires_at)}. Tracking it from this page needs a ` +
-      "scimwatch track token; the extension's token only reads warnings.", "Open options",
-      () => chrome.runtime.sendMessage({ type: K.openOptions }).catch(() => {})],
+    needs_track: (s) => ["Read only", `Expires ${day(s.expires_at)}. Tracking it needs a scimwatch track token.`,
+      "Open options", () => chrome.runtime.sendMessage({ type: K.openOptions }).catch(() => {})],
     recorded: (s, a) => ["Saved", {
       created: `Tracked: scimwatch will warn before ${day(s.expires_at)}.`,
-      rotated: a.auto ? `scimwatch recorded the new expiry this page shows: ${day(s.expires_at)}` +
+      rotated: a.auto ? `Recorded the new expiry this page shows, ${day(s.expires_at)}` +
         (a.previous ? ` (was ${day(a.previous.expires_at)}).` : ".") :
         `Recorded the new expiry, ${day(s.expires_at)}: reminders start over.`,
       corrected: `Corrected: scimwatch now has ${day(s.expires_at)}.`,
