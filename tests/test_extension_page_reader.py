@@ -67,6 +67,7 @@ def test_the_reader_says_nothing_when_the_page_is_unclear(reader, fixture, local
     ("1.3.2027", "de-DE", "2027-03-01"),
     ("1. März 2027", "de-DE", "2027-03-01"),
     ("1 mars 2027", "fr-FR", "2027-03-01"),
+    ("1 de marzo de 2027", "es-ES", "2027-03-01"),
     ("13/03/2027", "en-US", None),  # month 13 in the browser's own order: not a date we can read
     ("01/03/27", "en-GB", None),  # a two-digit year
     ("Feb 30, 2027", "en-US", None),
