@@ -131,7 +131,7 @@ button:hover{filter:brightness(1.1)}button:disabled{opacity:.6;cursor:default}
       button.textContent = "Saving\u2026";
     }
     const asked = reading;
-    chrome.runtime.sendMessage({ type: K.record, seen }).then((answer) => {
+    chrome.runtime.sendMessage({ type: K.record, seen, page: location.href }).then((answer) => {
       if (asked === reading && answer) draw(answer.state, answer);
     }).catch((e) => draw("failed", { message: e.message }));
   };
@@ -145,7 +145,7 @@ button:hover{filter:brightness(1.1)}button:disabled{opacity:.6;cursor:default}
     reading = json;
     seen = now;
     if (!now) return remove();
-    chrome.runtime.sendMessage({ type: K.observe, seen: now }).then((answer) => {
+    chrome.runtime.sendMessage({ type: K.observe, seen: now, page: location.href }).then((answer) => {
       if (json !== reading) return; // the page changed meanwhile
       if (!answer || !VIEWS[answer.state]) return remove();
       draw(answer.state, answer);

@@ -426,7 +426,9 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   const page = String(sender.url);
   // A directory page tells what it shows; the worker alone holds the token and talks to the server.
   if ((message.type === K.observe || message.type === K.record) && sender.tab && page.startsWith(ADMIN)) {
-    (message.type === K.observe ? observe : record)(message.seen, page).then(sendResponse);
+    // sender.url stays the address the tab loaded; after the app's pushState the page knows where it is now.
+    const now = typeof message.page === "string" && message.page.startsWith(ADMIN) ? message.page : page;
+    (message.type === K.observe ? observe : record)(message.seen, now).then(sendResponse);
     return true;
   }
   if (message.type === K.openOptions) {

@@ -282,13 +282,17 @@ def test_the_page_is_read_again_when_the_app_draws_it_and_a_page_without_the_dat
     page.evaluate("() => app.go(location.pathname.replace('okta', 'legacy'), {expires: '', directory: 'legacy'})")
     wait_for_offer(page, None)
     page.evaluate("() => { document.getElementById('app').replaceChildren(); }")
-    page.evaluate(f"() => app.go(location.pathname.replace('legacy', 'okta'), {{expires: {_json(shown(soon))}, "
+    page.evaluate(f"() => app.go(location.pathname.replace('legacy', 'okta-moved'), {{expires: {_json(shown(soon))}, "
                   f"directory: {_json(OKTA_ID)}}})")
     wait_for_offer(page, "created")
     page.evaluate("() => document.body.replaceChildren(...[...document.body.children].filter((e) => e.id !== "
                   "'scimwatch-offer'))")  # the app drops what it did not make
     wait_for_offer(page, "created")
     assert keys(server) == []
+    click_offer(page, f"Track this key in scimwatch (expires {shown(soon)})")
+    click_offer(page, "Save")
+    wait_for_offer(page, "recorded")
+    assert keys(server)[0]["page_url"] == directory_url("okta-moved")  # the address the app moved to
 
 
 def test_i_have_rotated_it_in_the_bar_and_popup_opens_the_signed_confirm_page(chromium, server):
