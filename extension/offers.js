@@ -7,6 +7,7 @@ globalThis.ScimwatchOffers = (() => {
   const reader = globalThis.ScimwatchPageReader;
   const HOST_ID = "scimwatch-offer";
   const READ_DELAY_MS = 400; // the app draws in bursts: read once it has settled
+  const READ_WAIT_MS = 2000; // but a page that never settles (a clock, an animation) is still read this often
   const CSS = `
 :host{all:initial!important;display:block!important;position:relative!important;z-index:2147483000!important;
 --f:#e9f2ff;--c:#172b4d;--l:#0c66e4;--b:#0c66e4;--bt:#fff}
@@ -25,6 +26,7 @@ button:hover{filter:brightness(1.1)}button:disabled{opacity:.6;cursor:default}
 @media(max-width:600px){p{flex-basis:calc(100% - 44px)}button{min-height:28px;padding:3px 10px;order:2}.x{order:1}}`;
 
   let timer = null;
+  let waitingSince = 0;
   let reading = "null"; // the last reading asked about, as JSON
   let seen = null;
   let shown = null; // {view, host}: kept when the app removes the host
@@ -156,6 +158,8 @@ button:hover{filter:brightness(1.1)}button:disabled{opacity:.6;cursor:default}
   const follow = (bar) => {
     dismissals = bar;
     if (shown && !shown.host.isConnected) place(shown.host);
+    if (timer && Date.now() - waitingSince >= READ_WAIT_MS) return; // due now: let it fire
+    if (!timer) waitingSince = Date.now();
     clearTimeout(timer);
     timer = setTimeout(read, READ_DELAY_MS);
   };

@@ -326,3 +326,10 @@ def test_i_have_rotated_it_in_the_bar_and_popup_opens_the_signed_confirm_page(ch
     opened.value.wait_for_load_state()
     assert "Entra ID" in opened.value.text_content("body")
     assert server.api("GET", f"/api/v1/keys/{again['id']}").json()["expires_at"] == again["expires_at"]
+
+
+def test_a_page_that_never_stops_changing_is_still_read(chromium, server):
+    connect_tracking(chromium, server)
+    ticking = "<script>setInterval(() => { document.title = 'Okta ' + Date.now(); }, 50);</script></body>"
+    page = open_directory(chromium, days_ahead(30), extra={"</body>": ticking})
+    wait_for_offer(page, "created")
