@@ -56,6 +56,7 @@ async function loadPrefs() {
 
 autoRecord.addEventListener("change", async () => {
   await chrome.storage.local.set({ [K.prefs]: { auto_record: autoRecord.checked } });
+  prefsStatus.dataset.state = "ok";
   prefsStatus.textContent = autoRecord.checked
     ? "Saved: a later date on a directory page is recorded without asking."
     : "Saved: the extension asks before it records a new date.";
