@@ -1,11 +1,14 @@
 /* scimwatch content script for admin.atlassian.com: draws the cached bar of
  * the org in the URL (every org when the URL names none) with the widget's
  * renderer, and keeps it there while the single-page app navigates and
- * re-renders. It never fetches: the service worker does. */
+ * re-renders. On a directory page it reads the key's expiry (page-reader.js)
+ * and offers to track, record or correct it (offers.js). It never fetches:
+ * the service worker does. */
 (() => {
   "use strict";
   const K = globalThis.ScimwatchKeys;
   const renderer = globalThis.ScimwatchBanner;
+  const offers = globalThis.ScimwatchOffers;
   let views = {};
   const dismissed = new Set();
   let shownHref = null;
@@ -43,9 +46,10 @@
       { position: "top", dismissals, here: location.href, theme: pageTheme() });
   };
 
-  /** Draws again after an in-page navigation or when the app removed the bar. */
+  /** Draws again after an in-page navigation or when the app removed the bar; reads the page again soon. */
   const follow = () => {
     if (location.href !== shownHref || (host && !host.isConnected)) show();
+    offers.follow(dismissals);
   };
 
   /** Takes the views out of a cache entry. */
@@ -55,6 +59,7 @@
     views = viewsOf(stored[K.cache]);
     if (Array.isArray(stored[K.dismissed])) stored[K.dismissed].forEach((id) => dismissed.add(id));
     show();
+    offers.follow(dismissals);
     new MutationObserver(follow).observe(document.documentElement, { childList: true, subtree: true });
     addEventListener("popstate", follow);
     addEventListener("hashchange", follow);

@@ -8,6 +8,8 @@ const serverInput = document.getElementById("server-url");
 const tokenInput = document.getElementById("token");
 const saveButton = document.getElementById("save");
 const status = document.getElementById("status");
+const autoRecord = document.getElementById("auto-record");
+const prefsStatus = document.getElementById("prefs-status");
 
 /** Shows a status message; state is "busy", "ok" or "error". */
 function say(state, message) {
@@ -46,4 +48,19 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
+/** Shows the admin's own choices (kept in this browser only). */
+async function loadPrefs() {
+  const { [K.prefs]: prefs } = await chrome.storage.local.get(K.prefs);
+  autoRecord.checked = !!(prefs && prefs.auto_record === true);
+}
+
+autoRecord.addEventListener("change", async () => {
+  await chrome.storage.local.set({ [K.prefs]: { auto_record: autoRecord.checked } });
+  prefsStatus.dataset.state = "ok";
+  prefsStatus.textContent = autoRecord.checked
+    ? "Saved: a later date on a directory page is recorded without asking."
+    : "Saved: the extension asks before it records a new date.";
+});
+
+loadPrefs();
 load().catch((e) => say("error", "The extension could not read its settings: " + e.message));

@@ -24,6 +24,8 @@ SOURCES = (
     "keys.js",
     "managed_schema.json",
     "service-worker.js",
+    "page-reader.js",
+    "offers.js",
     "content-script.js",
     "options.html",
     "options.js",

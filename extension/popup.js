@@ -20,6 +20,16 @@ function directoryUrl(banner) {
   }
 }
 
+/** Returns the banner's signed "I regenerated it" page (the server's PUBLIC_URL/r/...) when it is http(s). */
+function rotateUrl(banner) {
+  try {
+    const url = new URL(String(banner.rotate_url));
+    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+  } catch (e) {
+    return null;
+  }
+}
+
 /** Creates an element holding text. */
 function element(tag, text, className) {
   const node = document.createElement(tag);
@@ -49,6 +59,13 @@ function row(banner) {
     element("span", LABELS[severity], "scimwatch-severity scimwatch-" + severity),
     element("span", `${severity === "expired" ? "expired" : "expires"} ${banner.relative_text}`, "scimwatch-when"),
     element("span", banner.expires_text, "scimwatch-date"));
+  const rotate = rotateUrl(banner);
+  if (rotate) {
+    const link = tr.cells[1].appendChild(element("a", "I've rotated it", "scimwatch-rotate"));
+    link.href = rotate;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+  }
   return tr;
 }
 
@@ -60,8 +77,8 @@ function since(iso) {
   return ago.format(Math.round(amount), unit);
 }
 
-/** Shows the cache: every key due, when it was fetched and why the last refresh failed. */
-function show(connected, cache) {
+/** Shows the cache: every key due, when it was fetched, why the last refresh failed, and whether it may track. */
+function show(connected, cache, tracking) {
   const banners = cache && cache.payload ? cache.payload.banners : [];
   table.tBodies[0].replaceChildren(...banners.map(row));
   table.hidden = !banners.length;
@@ -70,14 +87,17 @@ function show(connected, cache) {
   if (cache && cache.error) lines.push(`? ${cache.error}` + (banners.length ? " Showing the last known keys." : ""));
   else if (cache && cache.payload && !banners.length) lines.push("No SCIM API key is due.");
   if (cache && cache.fetched_at) lines.push(`Updated ${since(cache.fetched_at)}.`);
+  if (connected && tracking && tracking.allowed === false && cache && tracking.server === cache.server) {
+    lines.push("Tracking keys from their directory pages needs a track token: see the options.");
+  }
   status.dataset.state = cache && cache.error ? "error" : "ok";
   status.textContent = lines.join(" ");
 }
 
 async function load() {
-  const [settings, { [K.cache]: cache }] = await Promise.all([
-    chrome.runtime.sendMessage({ type: K.settings }), chrome.storage.local.get(K.cache)]);
-  show(settings && settings.server && settings.token, cache);
+  const [settings, { [K.cache]: cache, [K.tracking]: tracking }] = await Promise.all([
+    chrome.runtime.sendMessage({ type: K.settings }), chrome.storage.local.get([K.cache, K.tracking])]);
+  show(settings && settings.server && settings.token, cache, tracking);
 }
 
 /** Asks the service worker for fresh banners; the storage change redraws the list. */

@@ -19,6 +19,9 @@ const BADGE_COLOURS = {
 };
 const UNKNOWN_COLOUR = "#626f86";
 const TOOLTIP_NAMES = 3;
+const ADMIN = "https://admin.atlassian.com/";
+const RESULTS = ["created", "unchanged", "rotated", "corrected"];
+const SEEN_DAYS_KEPT = 200; // directories whose last "unchanged" report day is remembered
 
 /** An error whose message tells the admin what is wrong; problem names the kind. */
 class ServerProblem extends Error {
@@ -95,23 +98,154 @@ async function fetchViews(server, token) {
  * 2. /healthz answers at all. Only the banner API allows extension origins,
  *    so this request is no-cors: an opaque answer still proves the server is up.
  * 3. The banner API accepts the token and sends a banner payload.
+ * 4. Whether the token may also record observations (mayTrack).
  */
 async function checkServer(serverValue, tokenValue) {
   const server = normaliseServer(serverValue);
   const token = String(tokenValue || "").trim();
-  if (!token) throw new ServerProblem("bad_token", "Enter a scimwatch read token.");
+  if (!token) throw new ServerProblem("bad_token", "Enter a scimwatch track or read token.");
   try {
     await fetch(server + "/healthz", { mode: "no-cors", credentials: "omit", cache: "no-store" });
   } catch (e) {
     throw new ServerProblem("unreachable", `Cannot reach ${server}: check the address and that the server is running.`);
   }
   try {
-    return { server, token, ...(await fetchViews(server, token)) };
+    const views = await fetchViews(server, token);
+    return { server, token, ...views, tracking: await mayTrack(server, token) };
   } catch (e) {
     if (e.problem !== "unreachable") throw e;
     // /healthz answered, so the banner API exists only if it allows our origin.
     throw new ServerProblem("not_scimwatch",
       `${server} answers, but not as a scimwatch server: its banner API does not allow this extension.`);
+  }
+}
+
+/** Sends an observation (dry run: what it would do, nothing written); returns the answer or throws ServerProblem. */
+async function postObservation(server, token, body, dryRun) {
+  let response;
+  try {
+    response = await fetch(server + "/api/v1/observations" + (dryRun ? "?dry_run=true" : ""), {
+      method: "POST",
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch (e) {
+    throw new ServerProblem("unreachable", `Cannot reach ${server}.`);
+  }
+  let answer = null;
+  try {
+    answer = await response.json();
+  } catch (e) { /* not JSON: said below */ }
+  if (response.status === 403) {
+    throw new ServerProblem("needs_track", "Tracking keys needs a scimwatch track token; this one only reads warnings.");
+  }
+  if (response.status === 401) throw new ServerProblem("bad_token", `${server} refused the token (HTTP 401).`);
+  const said = answer && answer.error && typeof answer.error.message === "string" ? ": " + answer.error.message : "";
+  if (!response.ok) throw new ServerProblem("refused", `${server} refused what this page shows (HTTP ${response.status})${said}.`);
+  if (!answer || !RESULTS.includes(answer.result)) {
+    throw new ServerProblem("not_scimwatch", `${server} did not answer as a scimwatch server.`);
+  }
+  return answer;
+}
+
+/**
+ * Returns whether the token may record observations, without writing: the route checks the scope before the
+ * body, so an empty dry run answers 403 to a read token and 400 to a track or admin token. Null: unknown.
+ */
+async function mayTrack(server, token) {
+  try {
+    const response = await fetch(server + "/api/v1/observations?dry_run=true", {
+      method: "POST", headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+      body: "{}", credentials: "omit", cache: "no-store",
+    });
+    return response.status === 403 ? false : response.status === 400 ? true : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/** Notes whether the token in use may track, for the popup and the options. */
+async function noteTracking(server, allowed) {
+  await chrome.storage.local.set({ [K.tracking]: { server, allowed } });
+}
+
+/** Returns the observation a directory page's reading makes, with the page it was read on; null if malformed. */
+function observationOf(seen, pageAddress) {
+  const fields = ["org_id", "directory_id", "directory_name", "expires_at"];
+  if (!seen || fields.some((name) => typeof seen[name] !== "string" || !seen[name])) return null;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(seen.expires_at)) return null;
+  let page;
+  try {
+    const url = new URL(pageAddress);
+    page = url.origin + url.pathname; // no query or fragment: the directory's own page
+  } catch (e) {
+    return null;
+  }
+  // The server keeps page_url as the key's link, so it must be the org's own page that was read.
+  if (!page.startsWith(ADMIN + "o/" + encodeURIComponent(seen.org_id) + "/")) return null;
+  return { ...Object.fromEntries(fields.map((name) => [name, seen[name]])), page_url: page };
+}
+
+/** Reports an unchanged expiry at most once a day per directory, so last_seen_at says the page still shows it. */
+async function reportSeen(server, token, body) {
+  const today = new Date().toISOString().slice(0, 10);
+  const directory = body.org_id + "/" + body.directory_id;
+  const { [K.seenDays]: days = {} } = await chrome.storage.local.get(K.seenDays);
+  if (days[directory] === today) return false;
+  await postObservation(server, token, body, false);
+  const kept = Object.entries({ ...days, [directory]: today }).slice(-SEEN_DAYS_KEPT);
+  await chrome.storage.local.set({ [K.seenDays]: Object.fromEntries(kept) });
+  return true;
+}
+
+/** Records what a directory page shows; the banners are fetched again so the bar follows. */
+async function record(seen, pageAddress) {
+  const options = await readOptions();
+  const body = observationOf(seen, pageAddress);
+  if (!options || !body) return { state: "failed", message: "The extension is not connected to a scimwatch server." };
+  const server = normaliseServer(options.server);
+  try {
+    const answer = await postObservation(server, options.token, body, false);
+    await noteTracking(server, true);
+    await refresh();
+    return { state: "recorded", result: answer.result, key: answer.key };
+  } catch (e) {
+    if (e.problem === "needs_track") await noteTracking(server, false);
+    return { state: "failed", message: e.message };
+  }
+}
+
+/**
+ * Says what to offer on a directory page: created (not tracked), rotated (a later date), corrected (an earlier
+ * one), needs_track, or nothing to offer. The page shows a day, so a key expiring later that same day is
+ * unchanged. A later date is recorded at once when the admin chose so in the options.
+ */
+async function observe(seen, pageAddress) {
+  const options = await readOptions();
+  const body = observationOf(seen, pageAddress);
+  if (!options || !body) return { state: "none" };
+  const server = normaliseServer(options.server);
+  try {
+    const preview = await postObservation(server, options.token, body, true);
+    await noteTracking(server, true);
+    const key = preview.key;
+    if (key && String(key.expires_at).slice(0, 10) === body.expires_at) {
+      await reportSeen(server, options.token, { ...body, expires_at: key.expires_at });
+      return { state: "unchanged", key };
+    }
+    const { [K.prefs]: prefs } = await chrome.storage.local.get(K.prefs);
+    if (preview.result === "rotated" && prefs && prefs.auto_record === true) {
+      return { ...(await record(seen, pageAddress)), auto: true, previous: key };
+    }
+    return { state: preview.result, key };
+  } catch (e) {
+    if (e.problem === "needs_track") {
+      await noteTracking(server, false);
+      return { state: "needs_track" };
+    }
+    return { state: "none", message: e.message }; // the badge and popup say what is wrong with the server
   }
 }
 
@@ -241,6 +375,7 @@ async function save({ server, token }) {
     const { managed, ...settings } = await readSettings();
     const checked = await checkServer(managed.server ? settings.server : server, managed.token ? settings.token : token);
     await chrome.storage.local.set({ [K.options]: { server: checked.server, token: checked.token } });
+    await noteTracking(checked.server, checked.tracking);
     await storeCache({ server: checked.server, payload: checked.payload, views: checked.views,
       fetched_at: new Date().toISOString(), error: null });
     const due = checked.payload.banners.length;
@@ -248,7 +383,9 @@ async function save({ server, token }) {
       ok: true,
       message: `Saved. Connected to ${checked.server}: ` +
         (due ? `${due} key${due === 1 ? "" : "s"} due.` : "no key is due.") +
-        " Open admin.atlassian.com to see the warnings.",
+        " Open admin.atlassian.com to see the warnings." +
+        (checked.tracking === false ? " This token only reads warnings: tracking keys from their directory pages" +
+          " needs a track token." : checked.tracking ? " It can also track keys from their directory pages." : ""),
     };
   } catch (e) {
     return { ok: false, problem: e.problem || "error", message: e.message + " Nothing was saved." };
@@ -286,8 +423,19 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     refresh().then(() => sendResponse({ ok: true }), () => sendResponse({ ok: false }));
     return true;
   }
-  // Only the extension's own pages may read or change the server and token: never a content script.
   const page = String(sender.url);
+  // A directory page tells what it shows; the worker alone holds the token and talks to the server.
+  if ((message.type === K.observe || message.type === K.record) && sender.tab && page.startsWith(ADMIN)) {
+    // sender.url stays the address the tab loaded; after the app's pushState the page knows where it is now.
+    const now = typeof message.page === "string" && message.page.startsWith(ADMIN) ? message.page : page;
+    (message.type === K.observe ? observe : record)(message.seen, now).then(sendResponse);
+    return true;
+  }
+  if (message.type === K.openOptions) {
+    chrome.runtime.openOptionsPage().then(() => sendResponse({ ok: true }), () => sendResponse({ ok: false }));
+    return true;
+  }
+  // Only the extension's own pages may read or change the server and token: never a content script.
   if (message.type === K.settings && page.startsWith(chrome.runtime.getURL(""))) {
     readSettings().then(sendResponse);
     return true;

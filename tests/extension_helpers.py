@@ -13,6 +13,10 @@ from pathlib import Path
 from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 ADMIN = "https://admin.atlassian.com"
+ADMIN_PAGES = ROOT / "tests" / "fixtures" / "admin-pages"
+PAGE_READER = ROOT / "extension" / "page-reader.js"
+# Where the saved directory pages are served: /o/{org}/ is what the reader takes the org id from.
+DIRECTORY_ORG = "6f9c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
 
 # A stand-in for admin.atlassian.com: links navigate in the page with
 # pushState, like the real site, and one button re-renders the whole body.
@@ -61,6 +65,29 @@ def build_extension(dest: Path, store: str | None = None) -> Path:
 def serve_admin(context):
     """Answers every admin.atlassian.com request with the fake single-page app."""
     context.route(f"{ADMIN}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=ADMIN_SPA))
+
+
+def admin_page(name: str, replace: dict | None = None) -> str:
+    """Returns a saved admin.atlassian.com stand-in, with text replaced (old: new) as the test needs."""
+    html = (ADMIN_PAGES / name).read_text()
+    for old, new in (replace or {}).items():
+        assert old in html, f"{old!r} is not in {name}"
+        html = html.replace(old, new)
+    return html
+
+
+def directory_url(directory: str = "dir", org: str = DIRECTORY_ORG) -> str:
+    """Returns a directory page address in the org."""
+    return f"{ADMIN}/o/{org}/user-provisioning/directory/{directory}"
+
+
+def serve_admin_page(context, url: str, name: str, replace: dict | None = None):
+    """Answers url with a saved stand-in page, and /static/admin.css with the stand-ins' stylesheet."""
+    html = admin_page(name, replace)
+    context.route(url, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    css = (ADMIN_PAGES / "admin.css").read_text()
+    context.route(f"{ADMIN}/static/admin.css", lambda route: route.fulfill(status=200, content_type="text/css",
+                                                                          body=css))
 
 
 class ExtensionBrowser:
@@ -150,3 +177,28 @@ def bar_text(page) -> str | None:
 
 def manifest(extension_dir: Path) -> dict:
     return json.loads((extension_dir / "manifest.json").read_text())
+
+
+def offer(page) -> dict | None:
+    """Returns the offer strip on a directory page: its state, sentence and buttons; None when none shows."""
+    return page.evaluate("""() => {
+        const host = document.getElementById('scimwatch-offer');
+        if (!host) return null;
+        const root = host.shadowRoot;
+        return {state: host.dataset.state, text: root.querySelector('p').textContent,
+                buttons: [...root.querySelectorAll('button')].map((b) => b.textContent)};
+    }""")
+
+
+def wait_for_offer(page, state: str | None, timeout: float = 10) -> dict | None:
+    """Waits until the offer strip is in state (None: no strip); returns it."""
+    deadline = time.monotonic() + timeout
+    while ((shown := offer(page)) and shown["state"]) != state and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert (shown and shown["state"]) == state, shown
+    return shown
+
+
+def click_offer(page, words: str):
+    """Clicks the offer strip's button that says words."""
+    page.locator("#scimwatch-offer").get_by_role("button", name=words, exact=True).click()

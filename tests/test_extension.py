@@ -92,7 +92,8 @@ def wait_for_titles(page, expected: list[str], timeout: float = 10):
 
 WARNING_A = "Okta A: SCIM API key expires in 6 days"
 CRITICAL_B = "Okta B: SCIM API key expires in 2 days"
-CONNECTED = "Saved. Connected to {url}: 2 keys due. Open admin.atlassian.com to see the warnings."
+CONNECTED = ("Saved. Connected to {url}: 2 keys due. Open admin.atlassian.com to see the warnings."
+             " This token only reads warnings: tracking keys from their directory pages needs a track token.")
 
 
 def summary(server, org_id=None, min_severity="warning") -> dict:
@@ -112,8 +113,9 @@ def test_installing_opens_the_options_which_say_where_a_token_comes_from(chromiu
         chromium.in_worker("() => new Promise((done) => setTimeout(done, 100))")  # lets Playwright see new tabs
     options = opened[0]
     options.wait_for_load_state()
-    assert options.locator("#token-help").text_content() == "Where does a read token come from?"
-    assert "tokens create --scope read" in options.text_content("body")
+    assert options.locator("#token-help").text_content() == "Where does a token come from?"
+    assert "tokens create --scope track" in options.text_content("body")
+    assert "--scope read" in options.text_content("body")  # warnings only
     assert "never synced" in options.text_content("body")
 
 
@@ -384,7 +386,8 @@ def test_the_popup_lists_every_key_with_when_in_words_the_date_and_a_link(connec
         {"cells": [["Okta A", "Org A"], ["Warning", "expires in 6 days", banners["Okta A"]["expires_text"]]],
          "link": f"{ADMIN}/o/{ORG_A}/overview"},
     ]
-    assert popup.text_content("#scimwatch-status") == "Updated just now."
+    assert popup.text_content("#scimwatch-status") == ("Updated just now. Tracking keys from their directory pages"
+                                                        " needs a track token: see the options.")
     assert popup.evaluate("document.documentElement.scrollWidth <= innerWidth")
     drawn = popup.eval_on_selector_all(".scimwatch-severity", "(labels) => labels.map((l) => getComputedStyle(l)"
                                        ".backgroundColor)")

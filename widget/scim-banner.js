@@ -114,7 +114,7 @@ ${theme(0, "")}:host([data-theme=dark]){color-scheme:dark}${theme(1, "([data-the
     }
     const links = el("p");
     [[b.action_url, `Open ${b.page_url ? name(b) : text(b.org_name || b.org_id)} in Atlassian Administration`],
-      [b.docs_url, "Atlassian's instructions"]].forEach(([url, words]) => {
+      [b.docs_url, "Atlassian's instructions"], [b.rotate_url, "I've rotated it"]].forEach(([url, words]) => {
       const href = safeUrl(url);
       // Never to the page the reader is on.
       if (!href || href.split("#")[0] === text(here).split("#")[0]) return;

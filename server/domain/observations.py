@@ -93,6 +93,15 @@ def find_match(records, seen: dict) -> dict | None:
     return None
 
 
+def result_for(record: dict | None, seen: dict) -> str:
+    """Return which result an observation has against the record it matched (None: none)."""
+    if record is None:
+        return "created"
+    if seen["expires_at"] == record["expires_at"]:
+        return "unchanged"
+    return "rotated" if seen["expires_at"] > record["expires_at"] else "corrected"
+
+
 def apply(record: dict | None, seen: dict, now: datetime) -> tuple[str, dict]:
     """Return (result, the record to store) for an observation and the record it matched (None: none)."""
     stamp = format_time(now)
@@ -112,10 +121,11 @@ def apply(record: dict | None, seen: dict, now: datetime) -> tuple[str, dict]:
     if "page_url" in seen:
         changed["page_url"] = seen["page_url"]
     changed["last_seen_at"] = stamp
-    if seen["expires_at"] == record["expires_at"]:
-        return "unchanged", changed
-    if seen["expires_at"] > record["expires_at"]:
-        return "rotated", keys.rotated_key(changed, stamp, seen["expires_at"], now)
+    result = result_for(record, seen)
+    if result == "unchanged":
+        return result, changed
+    if result == "rotated":
+        return result, keys.rotated_key(changed, stamp, seen["expires_at"], now)
     changed["history"] = [*record.get("history", []),
                           {"corrected_at": stamp, "previous_expires_at": record["expires_at"]}]
     changed.update(expires_at=seen["expires_at"], updated_at=stamp)

@@ -88,6 +88,12 @@ class Registry:
                 raise KeyNotFound(record["id"])
         return result, record
 
+    def preview_observation(self, data) -> tuple[str, dict | None]:
+        """Return what an observation would do (§13) and the key it matches as stored now; write nothing."""
+        seen = observations.check_observation(data)
+        match = observations.find_match(self.keys.all(), seen)
+        return observations.result_for(match, seen), None if match is None else thaw(match)
+
     def acknowledge(self, key_id: str, data, now: datetime) -> dict:
         """Note who is on a key (§14); return the new record."""
         by = keys.check_acknowledgement(data)

@@ -101,6 +101,17 @@ def query_id(name: str) -> str | None:
                        fields={name: str(error)}) from None
 
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
+def query_flag(name: str) -> bool:
+    """Return a true/false query parameter (absent means false), refusing any other value."""
+    value = request.args.get(name, "false").lower()
+    if value not in _TRUE + _FALSE:
+        raise ApiError(400, f"{name} must be true or false", code="invalid", fields={name: "must be true or false"})
+    return value in _TRUE
+
+
 @api.get("/keys")
 @require("admin")
 def list_keys():
@@ -161,8 +172,15 @@ def acknowledge_key(key_id):
 @api.post("/observations")
 @require("track")
 def observe():
-    """Record what a directory page in admin.atlassian.com showed: created, unchanged, rotated or corrected."""
+    """Record what a directory page in admin.atlassian.com showed: created, unchanged, rotated or corrected.
+
+    With dry_run=true nothing is written: the answer says what the observation would do and which key it
+    matches as stored now, so the extension can ask before it saves.
+    """
     context = scimwatch()
+    if query_flag("dry_run"):
+        result, match = context.registry.preview_observation(json_body())
+        return jsonify(result=result, key=match, dry_run=True)
     result, record = context.registry.observe(json_body(), context.now())
     return jsonify(result=result, key=record), 201 if result == "created" else 200
 

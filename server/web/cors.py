@@ -1,4 +1,5 @@
-"""CORS for the banner API only: admin.atlassian.com, configured exact origins, extension origins."""
+"""CORS: the banner API for admin.atlassian.com, configured exact origins and extension origins; observations for
+extension origins only (the service worker posts them; a page never does)."""
 from __future__ import annotations
 
 import re
@@ -21,11 +22,11 @@ def banner_origins(extra_origins) -> list:
 
 
 def register(app: Flask, extra_origins) -> None:
-    """Allow cross-origin GETs of the banner API (with the Authorization header), nothing else."""
-    CORS(app, resources={re.compile(r"/api/v1/banners\Z"): {
-        "origins": banner_origins(extra_origins),
-        "methods": ["GET"],
-        "allow_headers": ["Authorization"],
-        "supports_credentials": False,
-        "max_age": 600,
-    }})
+    """Allow cross-origin GETs of the banner API and extension POSTs of observations, nothing else."""
+    CORS(app, supports_credentials=False, max_age=600, resources={
+        re.compile(r"/api/v1/banners\Z"): {
+            "origins": banner_origins(extra_origins), "methods": ["GET"], "allow_headers": ["Authorization"]},
+        re.compile(r"/api/v1/observations\Z"): {
+            "origins": list(EXTENSION_ORIGINS), "methods": ["POST"],
+            "allow_headers": ["Authorization", "Content-Type"]},
+    })

@@ -5,21 +5,10 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..store import exchange
-from .api import require, scimwatch
+from .api import query_flag, require, scimwatch
 from .errors import ApiError
 
 exchange_api = Blueprint("exchange_api", __name__, url_prefix="/api/v1")
-
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
-
-
-def query_flag(name: str) -> bool:
-    """Return a true/false query parameter (absent means false), refusing any other value."""
-    value = request.args.get(name, "false").lower()
-    if value not in _TRUE + _FALSE:
-        raise ApiError(400, f"{name} must be true or false", code="invalid", fields={name: "must be true or false"})
-    return value in _TRUE
-
 
 @exchange_api.post("/import")
 @require("admin")
