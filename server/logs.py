@@ -1,7 +1,8 @@
 """Log lines on stderr: text for people, or one JSON object a line for a log collector (SCIMWATCH_LOG_FORMAT).
 
-Records carry their facts as `extra` fields (method, path, status, duration_ms; a cycle's counts), and
-both formats print those fields. Nothing here adds a token or a secret: callers log only what is safe.
+Records carry their facts as `extra` fields (method, path, status, duration_ms; a cycle's counts): JSON
+prints them as fields; text prints only the message, which already says them in words. Nothing here adds a
+token or a secret: callers log only what is safe.
 """
 from __future__ import annotations
 
@@ -40,11 +41,10 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`time level logger: message` and the extra fields as name=value, all on one line."""
+    """`time level logger: message`, all on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = "".join(f" {name}={_visible(str(value))}" for name, value in _fields(record).items())
-        text = f"{_utc(record)} {record.levelname} {record.name}: {_visible(record.getMessage())}{fields}"
+        text = f"{_utc(record)} {record.levelname} {record.name}: {_visible(record.getMessage())}"
         if record.exc_info:
             text += " " + _visible(self.formatException(record.exc_info))
         return text
