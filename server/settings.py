@@ -162,7 +162,8 @@ def _org_keys(value: str) -> OrgKeys | None:
 SETTINGS = (
     Setting("HOST", "127.0.0.1", "address to listen on", _host),
     Setting("PORT", "8080", "port to listen on (0 picks a free one)", _port),
-    Setting("DATA_DIR", "./data", "folder for the TinyDB file, lock file and outbox", lambda v: Path(v.strip() or ".")),
+    Setting("DATA_DIR", "./data", "folder for the data file and its journal, the lock, the secrets and the outbox",
+            lambda v: Path(v.strip() or ".")),
     Setting("ADMIN_TOKEN", "", "bearer token for the admin API; generated on first start when empty", _text),
     Setting("PUBLIC_BANNERS", "false", "serve the banner API without a token", _bool),
     Setting("BANNER_ORIGINS", "", "extra exact origins allowed by CORS on the banner API, comma-separated", _origins),
