@@ -19,6 +19,7 @@ from .domain.key_files import ImportInvalid
 from .domain.keys import ValidationError
 from .domain.times import parse_time, utcnow
 from .domain.tokens import SCOPES
+from .domain.words import counted
 from .notify import deliveries, scheduler
 from .notify.mail import OUTBOX_FOLDER
 from .store import exchange
@@ -132,7 +133,7 @@ def serve():
 def start_up_notes(config: dict) -> list[str]:
     """Return what a self-hoster must know at start: where mail goes, when checks run, what relays junk."""
     every = config["CHECK_MINUTES"]
-    notes = [f"reminder checks: now, then every {every} minute{'s' if every != 1 else ''}"]
+    notes = [f"reminder checks: now, then every {counted(every, 'minute')}"]
     if config["MAIL_BACKEND"] == "outbox":
         outbox = Path(config["DATA_DIR"]) / OUTBOX_FOLDER
         notes.append(f"mail: OUTBOX mode, nothing is emailed; reminders are written as .eml files to {outbox} "
@@ -196,7 +197,7 @@ def remind(dry_run):
                    f"expires {item['expires_at']}" + (f"  ({item['error']})" if item.get("error") else ""))
     count = len(report["due"]) if dry_run else report["sent"]
     outcome = "due" if dry_run else f"sent, {report['failed']} failed in {deliveries.messages_text(report)}"
-    click.echo(f"{count} reminder{'s' if count != 1 else ''} {outcome}")
+    click.echo(f"{counted(count, 'reminder')} {outcome}")
     if report["failed"]:
         raise SystemExit(1)
 

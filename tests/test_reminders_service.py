@@ -76,7 +76,7 @@ def test_remind_sends_once_and_dry_run_only_lists(tmp_path):
     assert dry.returncode == 0 and "new       7d" in dry.stdout and "1 reminder due" in dry.stdout
     assert not (tmp_path / "data" / "outbox").exists()
     sent = run_cli("remind", env=env)
-    assert sent.returncode == 0 and "1 reminder sent, 0 failed in 1 emails" in sent.stdout
+    assert sent.returncode == 0 and "1 reminder sent, 0 failed in 1 email" in sent.stdout
     again = run_cli("remind", env=env)
     assert "0 reminders sent" in again.stdout
     assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == 1
@@ -94,7 +94,7 @@ def test_remind_while_serving_runs_the_cycle_in_the_server(live_server):
     live_server.add_key(org_id="org-1", expires_at="2026-01-01", notify=["it@acme.example"])
     ran = run_cli("remind", env=live_server.env)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip().endswith("1 reminder sent, 0 failed in 1 emails")
+    assert ran.stdout.strip().endswith("1 reminder sent, 0 failed in 1 email")
     deliveries = live_server.api("GET", "/api/v1/deliveries").json()["deliveries"]
     assert [(d["recipient"], d["status"]) for d in deliveries] == [("it@acme.example", "sent")]
 

@@ -618,7 +618,7 @@ def test_run_a_check_now_sends_the_due_reminders_and_says_so(app, ui):
     assert answer.status_code == 303 and answer.headers["Location"] == "/ui/deliveries"
     assert len(state(app)["outbox"]) == 1
     page = ui.get("/ui/deliveries").text
-    assert "Check done: 1 reminders sent and 0 failed, in 1 emails." in page
+    assert "Check done: 1 reminder sent and 0 failed, in 1 email." in page
     assert "ops@example.com" in page and "3d" in page
     post(ui, "/ui/deliveries/run")
     assert "Check done: no reminder was due." in ui.get("/ui/deliveries").text

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from . import expiry, runbook
 from .times import DAY, format_time, parse_time
+from .words import counted
 
 # English names whatever the server's locale: strftime's %a and %b follow it.
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -34,7 +35,7 @@ def relative_text(expires_at: datetime, now: datetime) -> str:
         ago = True
     if days < 1:
         return "today"
-    count = f"{days} day{'s' if days != 1 else ''}"
+    count = counted(days, "day")
     return f"{count} ago" if ago else f"in {count}"
 
 

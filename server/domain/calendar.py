@@ -11,6 +11,7 @@ from datetime import datetime
 
 from . import banners, runbook
 from .times import parse_time
+from .words import counted
 
 UID_DOMAIN = "scimwatch"
 
@@ -52,7 +53,7 @@ def event_for(key: Mapping, thresholds: Iterable[int]) -> Event:
         f"Atlassian's guide: {runbook.docs_url(key.get('kind', 'scim'))}",
     ])
     days = sorted({int(day) for day in (key.get("thresholds") or thresholds)}, reverse=True)
-    alarms = tuple(Alarm(day, f"{where}: {kind} expires in {day} day{'s' if day != 1 else ''}") for day in days)
+    alarms = tuple(Alarm(day, f"{where}: {kind} expires in {counted(day, 'day')}") for day in days)
     # DTSTAMP must not be the request time: the feed's bytes (and so its ETag) change only when a key does.
     stamp = parse_time(key.get("updated_at") or key.get("created_at") or key["expires_at"])
     return Event(uid=f"{key['id']}@{UID_DOMAIN}", summary=f"{where}: {kind} expires", description=description,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import keys
+from .words import counted
 
 EXPORT_ONLY = ("source", "upstream_id", "removed_upstream", "created_at", "updated_at", "rotated_at")
 CSV_COLUMNS = ("id", *keys.EDITABLE_FIELDS, *EXPORT_ONLY)
@@ -314,7 +315,7 @@ def plan_import(rows: list[Row], existing: Iterable[Mapping], now: datetime, kno
         new_rows.update(dict.fromkeys(identities, row.number))
         plan.created.append(keys.new_key(cleaned, now, source="import", key_id=row_id))
     if bad:
-        raise ImportInvalid(f"{len(bad)} row{'s' if len(bad) != 1 else ''} cannot be imported; nothing was changed",
+        raise ImportInvalid(f"{counted(len(bad), 'row')} cannot be imported; nothing was changed",
                             bad)
     return plan
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from ..domain import reminders
 from ..domain.times import format_time, parse_time
+from ..domain.words import counted
 from ..store import retention
 from ..store.storage import Store, thaw
 from . import channel_message, email_message
@@ -352,9 +353,9 @@ def _with_alert(state: dict, what: str, now: datetime, limit_hours: int) -> dict
 def messages_text(report: Mapping) -> str:
     """Return what a cycle sent, in words: '3 emails', '3 emails and 2 channel messages', '1 channel message'."""
     posted = report.get("channel_messages", 0)
-    parts = [f"{report['messages']} emails"] if report["messages"] or not posted else []
+    parts = [counted(report["messages"], "email")] if report["messages"] or not posted else []
     if posted:
-        parts.append(f"{posted} channel message{'s' if posted != 1 else ''}")
+        parts.append(counted(posted, "channel message"))
     return " and ".join(parts)
 
 

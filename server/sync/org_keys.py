@@ -7,6 +7,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..domain.words import counted
+
 # The org id is the one in admin.atlassian.com/o/{org_id}/ and it goes into API paths.
 _ORG_ID = re.compile(r"[A-Za-z0-9._~-]{1,200}\Z")
 _FORMAT = "expected ORG_ID=ORG_ADMIN_API_KEY (the org id from admin.atlassian.com/o/{org_id}/, then =, then the key)"
@@ -31,7 +33,7 @@ class OrgKeys:
         return list(self.keys)
 
     def __str__(self) -> str:
-        return f"{self.path} ({len(self.keys)} org{'s' if len(self.keys) != 1 else ''})"
+        return f"{self.path} ({counted(len(self.keys), 'org')})"
 
 
 def read_keys_file(path: Path) -> OrgKeys:

@@ -9,6 +9,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from ..domain import tokens
 from ..domain.key_files import ImportInvalid
 from ..domain.keys import ValidationError, check_fields, escalation_text
+from ..domain.words import counted
 from ..notify import deliveries, mail_check
 from ..notify.channels import Channels
 from ..notify.mail import MailError
@@ -57,7 +58,7 @@ def run_check():
         flash(f"{str(busy).capitalize()}; its results appear here when it ends.", "error")
         return redirect(url_for("ui.deliveries_page"), 303)
     if report["due"]:
-        flash(f"Check done: {report['sent']} reminders sent and {report['failed']} failed, "
+        flash(f"Check done: {counted(report['sent'], 'reminder')} sent and {report['failed']} failed, "
               f"in {deliveries.messages_text(report)}.", "error" if report["failed"] else "ok")
     else:
         flash("Check done: no reminder was due.", "ok")

@@ -8,6 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from ..domain import banners, expiry, runbook
 from ..domain.keys import EDITABLE_FIELDS, ValidationError, escalation_text
 from ..domain.times import format_time, parse_time
+from ..domain.words import counted
 from ..notify import deliveries
 from ..sync import service as sync_service
 from .ui_common import scimwatch, ui, utc_text
@@ -30,10 +31,6 @@ def key_name(key) -> str:
     return key.get("directory_name") or key.get("label") or key.get("directory_id") or "Unnamed key"
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def key_status(key, now: datetime) -> dict:
     """Return how urgent a key is at `now`: severity, days left in words, and its next reminder stage."""
     settings = scimwatch().settings
@@ -42,9 +39,9 @@ def key_status(key, now: datetime) -> dict:
     days = expiry.days_left(expires_at, now)
     if level == "expired":
         ago = expiry.days_since(expires_at, now)
-        days_text = "expired today" if ago == 0 else f"expired {_plural(ago, 'day')} ago"
+        days_text = "expired today" if ago == 0 else f"expired {counted(ago, 'day')} ago"
     else:
-        days_text = "less than a day" if days == 0 else _plural(days, "day")
+        days_text = "less than a day" if days == 0 else counted(days, "day")
     upcoming = expiry.next_stage(expires_at, now, key.get("thresholds") or settings["THRESHOLDS"],
                                  settings["EXPIRED_REPEAT_DAYS"])
     return {"severity": level, "label": SEVERITY_LABELS[level], "days_left": days, "days_text": days_text,
