@@ -13,7 +13,8 @@ from .serving import ROOT, Server
 from .table import Row, ms, ratio
 
 WIDGET = ROOT / "widget" / "scim-banner.js"
-WIDGET_BUDGET = 4096
+# The budget tests/test_widget.py enforces: 5.5 KB since the compact bar (widget/README.md says why).
+WIDGET_BUDGET = 5632
 
 
 def start_once(data_dir: Path) -> tuple[float, int]:
