@@ -36,6 +36,21 @@ SHORT_ID = 8
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.ASCII | re.IGNORECASE)
 
 
+class WholeDays(click.ParamType):
+    """A number of days in ASCII digits: click's int, like int(), would take other scripts' digits too."""
+
+    name = "days"
+
+    def convert(self, value, param, ctx):
+        """Return the days as an int, or fail saying the value is not a whole number of days."""
+        if isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit()):
+            return int(value)
+        self.fail(f"{value!r} is not a whole number of days (digits 0-9)", param, ctx)
+
+
+DAYS = WholeDays()
+
+
 def load_settings() -> dict:
     """Parse the environment, or stop with a message naming the bad variable."""
     try:
@@ -218,7 +233,7 @@ def keys():
 @click.option("--label")
 @click.option("--notes")
 @click.option("--notify", multiple=True, help="email address; repeat for several")
-@click.option("--threshold", "thresholds", multiple=True, type=int, help="days before expiry; repeat for several")
+@click.option("--threshold", "thresholds", multiple=True, type=DAYS, help="days before expiry; repeat for several")
 def keys_add(**options):
     """Record a key's expiry (never its value)."""
     fields = {name: value for name, value in options.items() if value not in (None, ())}

@@ -41,7 +41,10 @@ def test_keys_add_list_rotate_and_remove(env):
     (["keys", "add", "--org-id", "o", "--expires-at", "2026-12-01", "--idp", "azure"],
      "--identity-provider: must be one of"),
     (["keys", "add", "--org-id", "o", "--expires-at", "2026-12-01", "--threshold", "soon"],
-     "'soon' is not a valid integer"),
+     "'soon' is not a whole number of days"),
+    # int() takes other scripts' digits; a threshold takes 0-9 only, as SCIMWATCH_THRESHOLDS does.
+    (["keys", "add", "--org-id", "o", "--expires-at", "2026-12-01", "--threshold", "\u0663"],
+     "'\u0663' is not a whole number of days"),
     (["keys", "rotate", "missing-id"], "no key with id 'missing-id'"),
     (["keys", "remove", "missing-id"], "no key with id 'missing-id'"),
     (["tokens", "create", "--scope", "root"], "'root' is not one of 'admin', 'read', 'track', 'calendar', 'metrics'"),
