@@ -120,17 +120,22 @@ async function checkServer(serverValue, tokenValue) {
   }
 }
 
+/** Posts an observation (a dry run writes nothing); returns fetch's promise of the response. */
+function observationRequest(server, token, body, dryRun) {
+  return fetch(server + "/api/v1/observations" + (dryRun ? "?dry_run=true" : ""), {
+    method: "POST",
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    credentials: "omit",
+    cache: "no-store",
+  });
+}
+
 /** Sends an observation (dry run: what it would do, nothing written); returns the answer or throws ServerProblem. */
 async function postObservation(server, token, body, dryRun) {
   let response;
   try {
-    response = await fetch(server + "/api/v1/observations" + (dryRun ? "?dry_run=true" : ""), {
-      method: "POST",
-      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-      credentials: "omit",
-      cache: "no-store",
-    });
+    response = await observationRequest(server, token, body, dryRun);
   } catch (e) {
     throw new ServerProblem("unreachable", `Cannot reach ${server}.`);
   }
@@ -156,10 +161,7 @@ async function postObservation(server, token, body, dryRun) {
  */
 async function mayTrack(server, token) {
   try {
-    const response = await fetch(server + "/api/v1/observations?dry_run=true", {
-      method: "POST", headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
-      body: "{}", credentials: "omit", cache: "no-store",
-    });
+    const response = await observationRequest(server, token, {}, true);
     return response.status === 403 ? false : response.status === 400 ? true : null;
   } catch (e) {
     return null;
